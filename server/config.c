@@ -52,6 +52,7 @@ static const struct setting settings[] = {
     {"forum", "title", KIND_STRING, OFF(forum_title), 0, 0, FALSE},
     {"forum", "description", KIND_STRING, OFF(forum_description), 0, 0, TRUE},
     {"forum", "policy", KIND_POLICY, OFF(forum_policy), 0, 0, FALSE},
+    {"forum", "moderator_password", KIND_STRING, OFF(moderator_password), 0, 0, TRUE},
     {"forum", "time_zone", KIND_STRING, OFF(time_zone), 0, 0, FALSE},
     {"media", "workers", KIND_UINT, OFF(media_workers), 0, 64, FALSE},
     {"media", "addresses", KIND_LIST, OFF(media_addresses), 0, 0, FALSE},

@@ -37,6 +37,7 @@ struct kumis_config {
     char *forum_title;
     char *forum_description;
     enum kumis_forum_policy forum_policy;
+    char *moderator_password; /* NULL: generated on first start */
     char *time_zone;
     /* [media] */
     guint media_workers;    /* 0: one per core */

@@ -3,9 +3,14 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <gio/gio.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "server/forum.h"
 #include "server/tls_cert.h"
 #include "signaling/ws_server.h"
 
@@ -22,12 +27,15 @@ struct kumis_server {
     char *cert_path;
     char *key_path;
     char *web_root;
+    char *moderator_password;
+    struct forum *forum;
 };
 
 /* What the server remembers of one signaling connection. */
 struct session {
     gboolean hello_done;
     char lang[4];
+    struct forum_participant *participant; /* NULL until join */
 };
 
 typedef void (*message_handler)(struct kumis_server *server, struct sig_conn *conn,
@@ -71,6 +79,136 @@ static void handle_ping(struct kumis_server *server, struct sig_conn *conn, stru
     sig_conn_send(conn, sig_reply_new("pong", msg->id));
 }
 
+static json_t *participant_json(const struct forum_participant *p)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", p->id, "name", p->name, "institution",
+                     p->institution, "role", forum_role_name(p->role), "state",
+                     forum_state_name(p->state));
+}
+
+/* Who hears about @about: everyone admitted, and for a participant in the lobby only the
+ * moderators (they are the ones who admit). Takes ownership of @msg. */
+static void broadcast(struct kumis_server *server, const struct forum_participant *about,
+                      json_t *msg)
+{
+    g_autoptr(GList) all = forum_participants(server->forum);
+    for (GList *l = all; l; l = l->next) {
+        struct forum_participant *p = l->data;
+        if (p == about || p->state == FORUM_STATE_LOBBY)
+            continue;
+        if (about->state == FORUM_STATE_LOBBY && p->role != FORUM_ROLE_MODERATOR)
+            continue;
+        sig_conn_send(p->conn, json_incref(msg));
+    }
+    json_decref(msg);
+}
+
+static void send_participant_list(struct kumis_server *server, struct sig_conn *conn,
+                                  const char *type, struct forum_participant *self, json_t *id)
+{
+    json_t *list = json_array();
+    g_autoptr(GList) all = forum_participants(server->forum);
+    for (GList *l = all; l; l = l->next) {
+        struct forum_participant *p = l->data;
+        if (p->state != FORUM_STATE_LOBBY || self->role == FORUM_ROLE_MODERATOR || p == self)
+            json_array_append_new(list, participant_json(p));
+    }
+    json_t *reply = sig_reply_new(type, id);
+    json_object_set_new(reply, "participant", participant_json(self));
+    json_object_set_new(reply, "participants", list);
+    sig_conn_send(conn, reply);
+}
+
+static gboolean password_matches(const char *expected, const char *given)
+{
+    if (expected == NULL || given == NULL)
+        return FALSE;
+    size_t a = strlen(expected), b = strlen(given);
+    return a == b && CRYPTO_memcmp(expected, given, a) == 0;
+}
+
+static void handle_join(struct kumis_server *server, struct sig_conn *conn, struct session *session,
+                        const struct sig_message *msg)
+{
+    if (session->participant != NULL) {
+        sig_conn_send_error(conn, SIG_ERR_NOT_ALLOWED, "already joined", msg->id);
+        return;
+    }
+    const char *password = sig_message_string(msg, "password");
+    enum forum_role role = FORUM_ROLE_ATTENDEE;
+    if (password != NULL && *password) {
+        if (!password_matches(server->moderator_password, password)) {
+            sig_conn_send_error(conn, SIG_ERR_NOT_ALLOWED,
+                                strcmp(session->lang, "en") == 0 ? "wrong moderator password"
+                                                                 : "kata sandi moderator salah",
+                                msg->id);
+            return;
+        }
+        role = FORUM_ROLE_MODERATOR;
+    }
+    g_autoptr(GError) error = NULL;
+    struct forum_participant *p =
+        forum_join(server->forum, sig_message_string(msg, "name"),
+                   sig_message_string(msg, "institution"), role, conn, &error);
+    if (p == NULL) {
+        sig_conn_send_error(conn, SIG_ERR_BAD_FIELD, error->message, msg->id);
+        return;
+    }
+    session->participant = p;
+    g_message("forum: %s joined as %s (%s) from %s", p->id, forum_role_name(p->role),
+              forum_state_name(p->state), sig_conn_peer(conn));
+    send_participant_list(server, conn, "joined", p, msg->id);
+    json_t *note = sig_reply_new("participant-joined", NULL);
+    json_object_set_new(note, "participant", participant_json(p));
+    broadcast(server, p, note);
+}
+
+static void participant_gone(struct kumis_server *server, struct session *session)
+{
+    struct forum_participant *p = session->participant;
+    if (p == NULL)
+        return;
+    json_t *note = sig_reply_new("participant-left", NULL);
+    json_object_set_new(note, "participant", json_string(p->id));
+    broadcast(server, p, note);
+    g_message("forum: %s left", p->id);
+    session->participant = NULL;
+    forum_leave(server->forum, p);
+}
+
+static void handle_leave(struct kumis_server *server, struct sig_conn *conn,
+                         struct session *session, const struct sig_message *msg)
+{
+    if (session->participant == NULL) {
+        sig_conn_send_error(conn, SIG_ERR_NOT_ALLOWED, "not joined", msg->id);
+        return;
+    }
+    participant_gone(server, session);
+    sig_conn_send(conn, sig_reply_new("left", msg->id));
+}
+
+static void handle_admit(struct kumis_server *server, struct sig_conn *conn,
+                         struct session *session, const struct sig_message *msg)
+{
+    struct forum_participant *self = session->participant;
+    if (self == NULL || self->role != FORUM_ROLE_MODERATOR) {
+        sig_conn_send_error(conn, SIG_ERR_NOT_ALLOWED, "only moderators admit", msg->id);
+        return;
+    }
+    struct forum_participant *p =
+        forum_participant_find(server->forum, sig_message_string(msg, "participant"));
+    if (p == NULL || !forum_participant_transition(p, FORUM_STATE_ATTENDEE)) {
+        sig_conn_send_error(conn, SIG_ERR_BAD_FIELD, "no such participant in the lobby", msg->id);
+        return;
+    }
+    g_message("forum: %s admitted %s", self->id, p->id);
+    send_participant_list(server, p->conn, "admitted", p, NULL);
+    json_t *note = sig_reply_new("participant-joined", NULL);
+    json_object_set_new(note, "participant", participant_json(p));
+    broadcast(server, p, note);
+    sig_conn_send(conn, sig_reply_new("ok", msg->id));
+}
+
 /* Messages of the protocol that this server does not offer yet get a clear answer. */
 static void handle_unavailable(struct kumis_server *server, struct sig_conn *conn,
                                struct session *session, const struct sig_message *msg)
@@ -89,13 +227,10 @@ static const struct {
     message_handler handler;
     gboolean before_hello; /* may come before hello */
 } dispatch[] = {
-    {"hello", handle_hello, TRUE},
-    {"ping", handle_ping, TRUE},
-    {"join", handle_unavailable, FALSE},
-    {"leave", handle_unavailable, FALSE},
-    {"offer", handle_unavailable, FALSE},
-    {"answer", handle_unavailable, FALSE},
-    {"candidate", handle_unavailable, FALSE},
+    {"hello", handle_hello, TRUE},         {"ping", handle_ping, TRUE},
+    {"join", handle_join, FALSE},          {"leave", handle_leave, FALSE},
+    {"admit", handle_admit, FALSE},        {"offer", handle_unavailable, FALSE},
+    {"answer", handle_unavailable, FALSE}, {"candidate", handle_unavailable, FALSE},
 };
 
 static void on_open(struct sig_conn *conn, void *user)
@@ -126,8 +261,9 @@ static void on_message(struct sig_conn *conn, const struct sig_message *msg, voi
 
 static void on_close(struct sig_conn *conn, void *user)
 {
-    (void)user;
-    g_free(sig_conn_get_data(conn));
+    struct session *session = sig_conn_get_data(conn);
+    participant_gone(user, session);
+    g_free(session);
     sig_conn_set_data(conn, NULL);
 }
 
@@ -141,6 +277,29 @@ static gboolean state_dir_prepare(const struct kumis_config *config, GError **er
         return FALSE;
     }
     return TRUE;
+}
+
+/* The configured moderator password, or the one kept in state_dir (made on first start and
+ * printed once, DESIGN §7). Returns: (transfer full) or NULL with @error. */
+static char *moderator_password_load(const struct kumis_config *config, GError **error)
+{
+    if (config->moderator_password)
+        return g_strdup(config->moderator_password);
+    g_autofree char *path = kumis_config_state_path(config, "moderator-password");
+    char *text = NULL;
+    if (g_file_get_contents(path, &text, NULL, NULL))
+        return g_strstrip(text);
+    unsigned char raw[9];
+    if (RAND_bytes(raw, sizeof raw) != 1) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "no randomness for a password");
+        return NULL;
+    }
+    g_autofree char *b64 = g_base64_encode(raw, sizeof raw);
+    g_strdelimit(b64, "+/", 'k');
+    if (!g_file_set_contents_full(path, b64, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+        return NULL;
+    fprintf(stderr, "kumisd: moderator password (shown once, kept in %s): %s\n", path, b64);
+    return g_steal_pointer(&b64);
 }
 
 struct kumis_server *kumis_server_new(const struct kumis_config *config, GMainLoop *loop,
@@ -166,6 +325,12 @@ struct kumis_server *kumis_server_new(const struct kumis_config *config, GMainLo
             g_message("made a self-signed certificate: %s", server->cert_path);
     }
     server->web_root = g_strdup(config->web_root ? config->web_root : KUMIS_DEFAULT_WEB_ROOT);
+    server->moderator_password = moderator_password_load(config, error);
+    if (server->moderator_password == NULL) {
+        kumis_server_free(server);
+        return NULL;
+    }
+    server->forum = forum_new(config);
 
     struct sig_server_options options = {
         .listen_address = config->listen_address,
@@ -190,6 +355,8 @@ void kumis_server_free(struct kumis_server *server)
     if (server == NULL)
         return;
     sig_server_free(server->signaling);
+    forum_free(server->forum);
+    g_free(server->moderator_password);
     g_free(server->cert_path);
     g_free(server->key_path);
     g_free(server->web_root);

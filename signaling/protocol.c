@@ -33,6 +33,12 @@ static const struct sig_field hello_fields[] = {
 static const struct sig_field join_fields[] = {
     {"name", SIG_FIELD_STRING, TRUE, 320, NULL},
     {"institution", SIG_FIELD_STRING, TRUE, 480, NULL},
+    {"password", SIG_FIELD_STRING, FALSE, 256, NULL},
+    {NULL, 0, FALSE, 0, NULL},
+};
+
+static const struct sig_field participant_fields[] = {
+    {"participant", SIG_FIELD_STRING, TRUE, 16, NULL},
     {NULL, 0, FALSE, 0, NULL},
 };
 
@@ -53,9 +59,9 @@ static const struct sig_field no_fields[] = {{NULL, 0, FALSE, 0, NULL}};
 
 /* Every message a client may send. The server's dispatch table maps these names to handlers. */
 static const struct sig_message_type message_types[] = {
-    {"hello", hello_fields}, {"join", join_fields},  {"leave", no_fields},
-    {"offer", sdp_fields},   {"answer", sdp_fields}, {"candidate", candidate_fields},
-    {"ping", no_fields},
+    {"hello", hello_fields}, {"join", join_fields},         {"leave", no_fields},
+    {"offer", sdp_fields},   {"answer", sdp_fields},        {"candidate", candidate_fields},
+    {"ping", no_fields},     {"admit", participant_fields},
 };
 
 const struct sig_message_type *sig_message_type_find(const char *name)
