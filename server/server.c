@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "server/forum.h"
+#include "server/server_internal.h"
 #include "server/tls_cert.h"
 #include "signaling/ws_server.h"
 
@@ -20,26 +21,6 @@
 #ifndef KUMIS_DEFAULT_WEB_ROOT
 #define KUMIS_DEFAULT_WEB_ROOT "server/web"
 #endif
-
-struct kumis_server {
-    const struct kumis_config *config;
-    struct sig_server *signaling;
-    char *cert_path;
-    char *key_path;
-    char *web_root;
-    char *moderator_password;
-    struct forum *forum;
-};
-
-/* What the server remembers of one signaling connection. */
-struct session {
-    gboolean hello_done;
-    char lang[4];
-    struct forum_participant *participant; /* NULL until join */
-};
-
-typedef void (*message_handler)(struct kumis_server *server, struct sig_conn *conn,
-                                struct session *session, const struct sig_message *msg);
 
 static json_t *forum_info(const struct kumis_config *config)
 {
@@ -158,6 +139,8 @@ static void handle_join(struct kumis_server *server, struct sig_conn *conn, stru
     g_message("forum: %s joined as %s (%s) from %s", p->id, forum_role_name(p->role),
               forum_state_name(p->state), sig_conn_peer(conn));
     send_participant_list(server, conn, "joined", p, msg->id);
+    if (p->state != FORUM_STATE_LOBBY)
+        media_session_start(server, session);
     json_t *note = sig_reply_new("participant-joined", NULL);
     json_object_set_new(note, "participant", participant_json(p));
     broadcast(server, p, note);
@@ -172,6 +155,7 @@ static void participant_gone(struct kumis_server *server, struct session *sessio
     json_object_set_new(note, "participant", json_string(p->id));
     broadcast(server, p, note);
     g_message("forum: %s left", p->id);
+    media_session_stop(session);
     session->participant = NULL;
     forum_leave(server->forum, p);
 }
@@ -203,23 +187,11 @@ static void handle_admit(struct kumis_server *server, struct sig_conn *conn,
     }
     g_message("forum: %s admitted %s", self->id, p->id);
     send_participant_list(server, p->conn, "admitted", p, NULL);
+    media_session_start(server, sig_conn_get_data(p->conn));
     json_t *note = sig_reply_new("participant-joined", NULL);
     json_object_set_new(note, "participant", participant_json(p));
     broadcast(server, p, note);
     sig_conn_send(conn, sig_reply_new("ok", msg->id));
-}
-
-/* Messages of the protocol that this server does not offer yet get a clear answer. */
-static void handle_unavailable(struct kumis_server *server, struct sig_conn *conn,
-                               struct session *session, const struct sig_message *msg)
-{
-    (void)server;
-    char text[128];
-    g_snprintf(text, sizeof text,
-               strcmp(session->lang, "en") == 0 ? "\"%s\" is not available on this server yet"
-                                                : "\"%s\" belum tersedia di server ini",
-               msg->type->name);
-    sig_conn_send_error(conn, SIG_ERR_UNAVAILABLE, text, msg->id);
 }
 
 static const struct {
@@ -227,16 +199,23 @@ static const struct {
     message_handler handler;
     gboolean before_hello; /* may come before hello */
 } dispatch[] = {
-    {"hello", handle_hello, TRUE},         {"ping", handle_ping, TRUE},
-    {"join", handle_join, FALSE},          {"leave", handle_leave, FALSE},
-    {"admit", handle_admit, FALSE},        {"offer", handle_unavailable, FALSE},
-    {"answer", handle_unavailable, FALSE}, {"candidate", handle_unavailable, FALSE},
+    {"hello", handle_hello, TRUE},
+    {"ping", handle_ping, TRUE},
+    {"join", handle_join, FALSE},
+    {"leave", handle_leave, FALSE},
+    {"admit", handle_admit, FALSE},
+    {"offer", media_handle_offer, FALSE},
+    {"answer", media_handle_answer, FALSE},
+    {"candidate", media_handle_candidate, FALSE},
+    {"quality", media_handle_quality, FALSE},
 };
 
 static void on_open(struct sig_conn *conn, void *user)
 {
-    (void)user;
-    sig_conn_set_data(conn, g_new0(struct session, 1));
+    struct session *session = g_new0(struct session, 1);
+    session->server = user;
+    session->conn = conn;
+    sig_conn_set_data(conn, session);
 }
 
 static void on_message(struct sig_conn *conn, const struct sig_message *msg, void *user)
@@ -331,6 +310,10 @@ struct kumis_server *kumis_server_new(const struct kumis_config *config, GMainLo
         return NULL;
     }
     server->forum = forum_new(config);
+    if (!media_sfu_start(server, error)) {
+        kumis_server_free(server);
+        return NULL;
+    }
 
     struct sig_server_options options = {
         .listen_address = config->listen_address,
@@ -355,6 +338,8 @@ void kumis_server_free(struct kumis_server *server)
     if (server == NULL)
         return;
     sig_server_free(server->signaling);
+    if (server->sfu)
+        sfu_free(server->sfu);
     forum_free(server->forum);
     g_free(server->moderator_password);
     g_free(server->cert_path);

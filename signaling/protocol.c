@@ -22,6 +22,7 @@ const char *sig_error_code_name(enum sig_error_code code)
 
 static const char *const langs[] = {"id", "en", NULL};
 static const char *const pcs[] = {"up", "down", NULL};
+static const char *const qualities[] = {"low", "high", "auto", NULL};
 
 static const struct sig_field hello_fields[] = {
     {"version", SIG_FIELD_INTEGER, TRUE, 0, NULL},
@@ -55,13 +56,18 @@ static const struct sig_field candidate_fields[] = {
     {NULL, 0, FALSE, 0, NULL},
 };
 
+static const struct sig_field quality_fields[] = {
+    {"quality", SIG_FIELD_STRING, TRUE, 8, qualities},
+    {NULL, 0, FALSE, 0, NULL},
+};
+
 static const struct sig_field no_fields[] = {{NULL, 0, FALSE, 0, NULL}};
 
 /* Every message a client may send. The server's dispatch table maps these names to handlers. */
 static const struct sig_message_type message_types[] = {
     {"hello", hello_fields}, {"join", join_fields},         {"leave", no_fields},
     {"offer", sdp_fields},   {"answer", sdp_fields},        {"candidate", candidate_fields},
-    {"ping", no_fields},     {"admit", participant_fields},
+    {"ping", no_fields},     {"admit", participant_fields}, {"quality", quality_fields},
 };
 
 const struct sig_message_type *sig_message_type_find(const char *name)

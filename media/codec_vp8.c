@@ -1,0 +1,127 @@
+/* kumis — VP8 payload descriptor and H.264 keyframe detection (see codec_vp8.h). */
+#include "media/codec_vp8.h"
+
+#include <string.h>
+
+gboolean kumis_vp8_parse(const guint8 *payload, gsize len, struct kumis_vp8_descriptor *out)
+{
+    if (payload == NULL || len < 1)
+        return FALSE;
+    memset(out, 0, sizeof(*out));
+    /* RFC 7741 §4.2: |X|R|N|S|R| PID | */
+    guint8 b = payload[0];
+    gboolean x = (b & 0x80) != 0;
+    out->non_reference = (b & 0x20) != 0;
+    out->start_of_partition = (b & 0x10) != 0;
+    out->partition_id = b & 0x07;
+    gsize i = 1;
+    if (x) {
+        /* |I|L|T|K| RSV | */
+        if (i >= len)
+            return FALSE;
+        guint8 ext = payload[i++];
+        out->has_picture_id = (ext & 0x80) != 0;
+        out->has_tl0picidx = (ext & 0x40) != 0;
+        out->has_tid = (ext & 0x20) != 0;
+        out->has_keyidx = (ext & 0x10) != 0;
+        if (out->has_picture_id) {
+            if (i >= len)
+                return FALSE;
+            out->picture_id_offset = i;
+            if (payload[i] & 0x80) {
+                if (len - i < 2)
+                    return FALSE;
+                out->picture_id_15bit = TRUE;
+                out->picture_id = (guint16)(((payload[i] & 0x7F) << 8) | payload[i + 1]);
+                i += 2;
+            } else {
+                out->picture_id = payload[i] & 0x7F;
+                i += 1;
+            }
+        }
+        if (out->has_tl0picidx) {
+            if (i >= len)
+                return FALSE;
+            out->tl0picidx_offset = i;
+            out->tl0picidx = payload[i++];
+        }
+        if (out->has_tid || out->has_keyidx) {
+            /* |TID|Y| KEYIDX  |: TID and Y are meaningful only with T, KEYIDX only with K. */
+            if (i >= len)
+                return FALSE;
+            guint8 t = payload[i++];
+            if (out->has_tid) {
+                out->tid = t >> 6;
+                out->layer_sync = (t & 0x20) != 0;
+            }
+            if (out->has_keyidx)
+                out->keyidx = t & 0x1F;
+        }
+    }
+    if (i >= len)
+        return FALSE;
+    out->descriptor_len = i;
+    /* RFC 7741 §4.3: in the first packet of partition 0 the VP8 payload header starts; its
+     * lowest bit P is the inverse key frame flag (RFC 6386 §9.1). */
+    out->keyframe = out->start_of_partition && out->partition_id == 0 && (payload[i] & 0x01) == 0;
+    return TRUE;
+}
+
+void kumis_vp8_set_picture_id(guint8 *payload, struct kumis_vp8_descriptor *d, guint16 picture_id)
+{
+    if (!d->has_picture_id)
+        return;
+    guint8 *p = payload + d->picture_id_offset;
+    if (d->picture_id_15bit) {
+        picture_id &= 0x7FFF;
+        p[0] = (guint8)(0x80 | (picture_id >> 8));
+        p[1] = (guint8)picture_id;
+    } else {
+        picture_id &= 0x7F;
+        p[0] = (guint8)picture_id;
+    }
+    d->picture_id = picture_id;
+}
+
+void kumis_vp8_set_tl0picidx(guint8 *payload, struct kumis_vp8_descriptor *d, guint8 tl0picidx)
+{
+    if (!d->has_tl0picidx)
+        return;
+    payload[d->tl0picidx_offset] = tl0picidx;
+    d->tl0picidx = tl0picidx;
+}
+
+static gboolean h264_nal_type_is_key(guint8 type)
+{
+    return type == 5 || type == 7; /* RFC 6184 §1.3 / H.264 Table 7-1: IDR slice, SPS */
+}
+
+gboolean kumis_h264_is_keyframe(const guint8 *payload, gsize len)
+{
+    if (payload == NULL || len < 1)
+        return FALSE;
+    guint8 type = payload[0] & 0x1F;
+    if (type >= 1 && type <= 23)
+        return h264_nal_type_is_key(type);
+    if (type == 24) {
+        /* RFC 6184 §5.7.1 STAP-A: 16-bit size, then a NAL unit, repeated. */
+        gsize i = 1;
+        while (len - i >= 2) {
+            gsize size = ((gsize)payload[i] << 8) | payload[i + 1];
+            i += 2;
+            if (size == 0 || size > len - i)
+                return FALSE;
+            if (h264_nal_type_is_key(payload[i] & 0x1F))
+                return TRUE;
+            i += size;
+        }
+        return FALSE;
+    }
+    if (type == 28) {
+        /* RFC 6184 §5.8 FU-A: indicator, then |S|E|R| type |; only the start fragment counts. */
+        if (len < 2)
+            return FALSE;
+        return (payload[1] & 0x80) != 0 && h264_nal_type_is_key(payload[1] & 0x1F);
+    }
+    return FALSE;
+}

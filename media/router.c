@@ -1,0 +1,946 @@
+/* kumis — the routing table and the packet path (see router.h for the threading rules). */
+#include "media/router.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "media/codec_vp8.h"
+#include "media/inbox.h"
+#include "media/packet_cache.h"
+#include "media/rewrite.h"
+#include "media/rtcp.h"
+#include "media/rtp.h"
+
+#define PACKET_MAX 1500
+#define BUF_ROOM (PACKET_MAX + 64)      /* room for our header extension and the SRTP tag */
+#define SINK_CACHE_SLOTS 256            /* sent video packets kept per subscriber for NACKs */
+#define KEYFRAME_REQUEST_GAP_US 300000  /* at most ~3 PLIs a second per layer (throttle) */
+#define LAYER_ACTIVE_US 1500000         /* a layer with no packet for this long is paused */
+#define UPSTREAM_REMB_BPS 6000000       /* what we let publishers send (see README: no TWCC) */
+#define DRAIN_BATCH 64
+
+struct router_worker {
+    struct router *router;
+    struct kumis_worker *worker;
+    struct inbox inbox;
+    GSource *drain;
+};
+
+struct router {
+    struct kumis_worker_pool *pool;
+    guint n_workers;
+    struct router_worker *workers;
+};
+
+/* One subscriber list per worker; an immutable snapshot (see router.h). */
+struct sink_group {
+    struct router_worker *rw;
+    GPtrArray *sinks; /* struct router_sink* (a reference each) */
+};
+
+struct sink_set {
+    atomic_int refs;
+    guint n_groups;
+    struct sink_group groups[];
+};
+
+struct layer {
+    char rid[16];
+    atomic_uint ssrc;             /* 0 until known */
+    guint64 window_bytes;         /* worker */
+    atomic_uint bitrate;          /* bits/s over the last second */
+    atomic_llong last_packet_us;  /* monotonic */
+    gint64 last_keyframe_request; /* worker */
+};
+
+struct router_source {
+    atomic_int refs;
+    struct router_peer *peer; /* the publisher (reference) */
+    struct router_source_desc d;
+    char publisher_id[32];
+    char mid[32];
+    struct layer layers[ROUTER_MAX_LAYERS];
+    struct sink_set *set; /* the source's worker only */
+    atomic_bool closed;
+    atomic_ullong packets_in, bytes_in, dropped_unknown;
+    atomic_int audio_level;
+    GPtrArray *sinks_ctl; /* control thread: struct router_sink* (borrowed) */
+};
+
+struct router_sink {
+    atomic_int refs;
+    struct router_peer *peer; /* the subscriber (reference) */
+    struct router_source *source;
+    struct kumis_transport *down;
+    struct router_sink_desc d;
+    struct kumis_rewrite rw;            /* sink worker */
+    struct kumis_packet_cache *cache;   /* sink worker; video only */
+    int cur_layer;                      /* sink worker; -1 until the first keyframe */
+    atomic_int max_layer;               /* -1: auto */
+    atomic_bool closed;
+    atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
+    atomic_ullong bwe_bps;
+    atomic_int layer_now;
+};
+
+struct router_peer {
+    atomic_int refs;
+    struct router *router;
+    struct router_worker *rw;
+    struct kumis_transport *up, *down; /* control thread sets; references */
+    GPtrArray *sources_ctl, *sinks_ctl; /* control thread, borrowed */
+    GPtrArray *sources, *sinks;         /* worker snapshots (references) */
+    GSource *timer;                     /* worker: RTCP every second */
+    guint32 rtcp_ssrc;                  /* our SSRC as RTCP sender towards this peer */
+};
+
+/* A packet handed to another worker: one per destination worker. */
+struct fwd {
+    struct inbox_item link; /* first: the inbox item is the struct */
+    struct sink_set *set;
+    guint group;
+    int layer;
+    gboolean keyframe;
+    gsize len;
+    guint8 data[];
+};
+
+static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
+                         const guint8 *data, const struct kumis_rtp_header *h);
+
+/* Reference counting ------------------------------------------------------------------- */
+
+static struct router_peer *peer_ref(struct router_peer *p)
+{
+    atomic_fetch_add(&p->refs, 1);
+    return p;
+}
+
+static void peer_unref(struct router_peer *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    if (p->up)
+        kumis_transport_unref(p->up);
+    if (p->down)
+        kumis_transport_unref(p->down);
+    g_ptr_array_unref(p->sources_ctl);
+    g_ptr_array_unref(p->sinks_ctl);
+    g_free(p);
+}
+
+static struct router_source *source_ref(struct router_source *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
+static void source_unref(struct router_source *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    g_ptr_array_unref(s->sinks_ctl);
+    peer_unref(s->peer);
+    g_free(s);
+}
+
+static struct router_sink *sink_ref(struct router_sink *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
+static void sink_unref(struct router_sink *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    kumis_packet_cache_free(s->cache);
+    kumis_transport_unref(s->down);
+    source_unref(s->source);
+    peer_unref(s->peer);
+    g_free(s);
+}
+
+static void set_unref(struct sink_set *set)
+{
+    if (set == NULL || atomic_fetch_sub(&set->refs, 1) != 1)
+        return;
+    for (guint i = 0; i < set->n_groups; i++)
+        g_ptr_array_unref(set->groups[i].sinks);
+    g_free(set);
+}
+
+/* Worker inboxes -------------------------------------------------------------------------- */
+
+static void fwd_process(struct fwd *f)
+{
+    struct kumis_rtp_header h;
+    if (kumis_rtp_parse(f->data, f->len, &h)) {
+        GPtrArray *sinks = f->set->groups[f->group].sinks;
+        for (guint i = 0; i < sinks->len; i++)
+            sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, f->data, &h);
+    }
+    set_unref(f->set);
+    g_free(f);
+}
+
+static gboolean drain_prepare(GSource *source, gint *timeout)
+{
+    struct router_worker *rw = *(struct router_worker **)(source + 1);
+    *timeout = -1;
+    return atomic_load(&rw->inbox.pending) > 0;
+}
+
+static gboolean drain_check(GSource *source)
+{
+    struct router_worker *rw = *(struct router_worker **)(source + 1);
+    return atomic_load(&rw->inbox.pending) > 0;
+}
+
+static gboolean drain_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    (void)cb;
+    (void)data;
+    struct router_worker *rw = *(struct router_worker **)(source + 1);
+    for (int i = 0; i < DRAIN_BATCH; i++) {
+        struct inbox_item *item = inbox_pop(&rw->inbox);
+        if (item == NULL)
+            break;
+        fwd_process((struct fwd *)item);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs drain_funcs = {drain_prepare, drain_check, drain_dispatch, NULL, NULL, NULL};
+
+struct router *router_new(struct kumis_worker_pool *pool)
+{
+    struct router *r = g_new0(struct router, 1);
+    r->pool = pool;
+    r->n_workers = kumis_worker_pool_get_size(pool);
+    r->workers = g_new0(struct router_worker, r->n_workers);
+    for (guint i = 0; i < r->n_workers; i++) {
+        struct router_worker *rw = &r->workers[i];
+        rw->router = r;
+        rw->worker = kumis_worker_pool_get(pool, i);
+        inbox_init(&rw->inbox);
+        rw->drain = g_source_new(&drain_funcs, sizeof(GSource) + sizeof(void *));
+        *(struct router_worker **)(rw->drain + 1) = rw;
+        g_source_set_priority(rw->drain, G_PRIORITY_HIGH);
+        g_source_attach(rw->drain, kumis_worker_get_context(rw->worker));
+    }
+    return r;
+}
+
+void router_free(struct router *r)
+{
+    if (r == NULL)
+        return;
+    for (guint i = 0; i < r->n_workers; i++) {
+        struct router_worker *rw = &r->workers[i];
+        g_source_destroy(rw->drain);
+        g_source_unref(rw->drain);
+        for (struct inbox_item *it; (it = inbox_pop(&rw->inbox)) != NULL;) {
+            struct fwd *f = (struct fwd *)it;
+            set_unref(f->set);
+            g_free(f);
+        }
+    }
+    g_free(r->workers);
+    g_free(r);
+}
+
+static struct router_worker *router_worker_of(struct router *r, struct kumis_worker *w)
+{
+    return &r->workers[kumis_worker_get_index(w)];
+}
+
+/* Posting closures to a worker ------------------------------------------------------------ */
+
+struct install {
+    void **slot; /* where the worker keeps the snapshot */
+    void *value; /* the new snapshot (reference moved in) */
+    void (*unref)(void *old);
+};
+
+static gboolean install_run(gpointer data)
+{
+    struct install *in = data;
+    void *old = *in->slot;
+    *in->slot = in->value;
+    in->value = NULL;
+    if (old)
+        in->unref(old);
+    return G_SOURCE_REMOVE;
+}
+
+static void install_free(gpointer data)
+{
+    struct install *in = data;
+    if (in->value)
+        in->unref(in->value);
+    g_free(in);
+}
+
+static void post_install(struct kumis_worker *w, void **slot, void *value, void (*unref)(void *))
+{
+    struct install *in = g_new0(struct install, 1);
+    in->slot = slot;
+    in->value = value;
+    in->unref = unref;
+    kumis_worker_invoke(w, install_run, in, install_free);
+}
+
+static void ptr_array_unref(void *a)
+{
+    g_ptr_array_unref(a);
+}
+
+static void set_unref_void(void *s)
+{
+    set_unref(s);
+}
+
+/* Builds the snapshot of @source's sinks, one group per worker, and installs it. */
+static void source_publish_sinks(struct router_source *source)
+{
+    struct router *r = source->peer->router;
+    struct sink_set *set = NULL;
+    if (!atomic_load(&source->closed) && source->sinks_ctl->len > 0) {
+        set = g_malloc0(sizeof *set + r->n_workers * sizeof(struct sink_group));
+        atomic_init(&set->refs, 1);
+        for (guint i = 0; i < source->sinks_ctl->len; i++) {
+            struct router_sink *sink = g_ptr_array_index(source->sinks_ctl, i);
+            struct router_worker *rw = sink->peer->rw;
+            guint g = 0;
+            while (g < set->n_groups && set->groups[g].rw != rw)
+                g++;
+            if (g == set->n_groups) {
+                set->groups[g].rw = rw;
+                set->groups[g].sinks = g_ptr_array_new_with_free_func((GDestroyNotify)sink_unref);
+                set->n_groups++;
+            }
+            g_ptr_array_add(set->groups[g].sinks, sink_ref(sink));
+        }
+    }
+    post_install(source->peer->rw->worker, (void **)&source->set, set, set_unref_void);
+}
+
+static GPtrArray *snapshot(GPtrArray *ctl, gpointer (*ref)(gpointer), GDestroyNotify unref)
+{
+    GPtrArray *a = g_ptr_array_new_full(ctl->len, unref);
+    for (guint i = 0; i < ctl->len; i++)
+        g_ptr_array_add(a, ref(g_ptr_array_index(ctl, i)));
+    return a;
+}
+
+static void peer_publish_sources(struct router_peer *peer)
+{
+    post_install(peer->rw->worker, (void **)&peer->sources,
+                 snapshot(peer->sources_ctl, (gpointer(*)(gpointer))source_ref,
+                          (GDestroyNotify)source_unref),
+                 ptr_array_unref);
+}
+
+static void peer_publish_sinks(struct router_peer *peer)
+{
+    post_install(peer->rw->worker, (void **)&peer->sinks,
+                 snapshot(peer->sinks_ctl, (gpointer(*)(gpointer))sink_ref,
+                          (GDestroyNotify)sink_unref),
+                 ptr_array_unref);
+}
+
+/* Keyframes ------------------------------------------------------------------------------- */
+
+struct keyframe_request {
+    struct router_source *source;
+    int layer;
+};
+
+/* Source worker: sends a PLI (RFC 4585 §6.3.1) for @layer to the publisher, throttled. */
+static gboolean keyframe_request_run(gpointer data)
+{
+    struct keyframe_request *kr = data;
+    struct router_source *s = kr->source;
+    struct layer *l = &s->layers[CLAMP(kr->layer, 0, (int)s->d.n_layers - 1)];
+    guint32 ssrc = atomic_load(&l->ssrc);
+    gint64 now = g_get_monotonic_time();
+    struct kumis_transport *up = s->peer->up;
+    if (ssrc == 0 || up == NULL || atomic_load(&s->closed) ||
+        now - l->last_keyframe_request < KEYFRAME_REQUEST_GAP_US)
+        return G_SOURCE_REMOVE;
+    l->last_keyframe_request = now;
+    guint8 buf[64 + 32];
+    gssize n = kumis_rtcp_build_pli(buf, 64, s->peer->rtcp_ssrc, ssrc);
+    if (n > 0)
+        kumis_transport_send_rtcp(up, buf, (gsize)n, sizeof buf);
+    return G_SOURCE_REMOVE;
+}
+
+static void keyframe_request_free(gpointer data)
+{
+    struct keyframe_request *kr = data;
+    source_unref(kr->source);
+    g_free(kr);
+}
+
+/* Any thread. */
+static void source_request_keyframe(struct router_source *s, int layer)
+{
+    if (!s->d.video)
+        return;
+    struct keyframe_request *kr = g_new(struct keyframe_request, 1);
+    kr->source = source_ref(s);
+    kr->layer = layer;
+    kumis_worker_invoke(s->peer->rw->worker, keyframe_request_run, kr, keyframe_request_free);
+}
+
+/* Subscriber side ------------------------------------------------------------------------- */
+
+static gboolean layer_active(struct router_source *s, int layer, gint64 now)
+{
+    gint64 last = atomic_load(&s->layers[layer].last_packet_us);
+    return last != 0 && now - last < LAYER_ACTIVE_US;
+}
+
+/* The layer a subscriber should get now: what it asked for, capped by its bandwidth estimate,
+ * and only among layers the publisher is sending. */
+static int sink_target_layer(struct router_sink *sink, gint64 now)
+{
+    struct router_source *s = sink->source;
+    int top = (int)s->d.n_layers - 1;
+    int want = atomic_load(&sink->max_layer);
+    if (want < 0 || want > top)
+        want = top;
+    guint64 bwe = atomic_load(&sink->bwe_bps);
+    if (atomic_load(&sink->max_layer) < 0 && bwe > 0) {
+        while (want > 0 && (guint64)atomic_load(&s->layers[want].bitrate) > bwe * 9 / 10)
+            want--;
+    }
+    while (want > 0 && !layer_active(s, want, now))
+        want--;
+    return want;
+}
+
+/* Writes our RTP header for @sink (fixed header, then abs-send-time when negotiated) into
+ * @buf. Returns: the header length. */
+static gsize sink_write_header(const struct router_sink *sink, guint8 *buf,
+                               const struct kumis_rtp_header *h, gint64 now)
+{
+    buf[0] = 0x80;
+    buf[1] = (guint8)((h->marker ? 0x80 : 0) | (sink->d.pt & 0x7f));
+    kumis_put_be16(buf + 2, h->seq);
+    kumis_put_be32(buf + 4, h->timestamp);
+    kumis_put_be32(buf + 8, h->ssrc);
+    if (sink->d.ext_abs_send_time == 0)
+        return 12;
+    /* RFC 8285 §4.2 one-byte header: 0xBEDE, one word of elements. abs-send-time is 6.18
+     * fixed-point seconds (webrtc.org abs-send-time). */
+    buf[0] |= 0x10;
+    kumis_put_be16(buf + 12, 0xBEDE);
+    kumis_put_be16(buf + 14, 1);
+    buf[16] = (guint8)((sink->d.ext_abs_send_time << 4) | 2);
+    kumis_put_be24(buf + 17, (guint32)(((guint64)now << 18) / G_USEC_PER_SEC) & 0xFFFFFF);
+    return 20;
+}
+
+/* Sink worker: forwards one source packet to one subscriber. */
+static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
+                         const guint8 *data, const struct kumis_rtp_header *h)
+{
+    if (atomic_load_explicit(&sink->closed, memory_order_relaxed))
+        return;
+    gint64 now = g_get_monotonic_time();
+    if (sink->source->d.video) {
+        int target = sink_target_layer(sink, now);
+        if (layer != sink->cur_layer || target != sink->cur_layer) {
+            if (layer == target && keyframe && h->payload_len > 0) {
+                if (sink->cur_layer >= 0)
+                    atomic_fetch_add(&sink->switches, 1);
+                sink->cur_layer = target;
+                atomic_store(&sink->layer_now, target);
+            } else if (layer != sink->cur_layer) {
+                source_request_keyframe(sink->source, target);
+                return;
+            } else {
+                source_request_keyframe(sink->source, target); /* keep sending cur meanwhile */
+            }
+        }
+    }
+
+    guint8 buf[BUF_ROOM];
+    gsize hl = sink_write_header(sink, buf, h, now);
+    if (hl + h->payload_len > PACKET_MAX)
+        return;
+    memcpy(buf + hl, data + h->payload_offset, h->payload_len);
+    gsize len = hl + h->payload_len;
+    struct kumis_rtp_header out;
+    if (!kumis_rtp_parse(buf, len, &out) ||
+        kumis_rewrite_packet(&sink->rw, buf, len, &out, now) != KUMIS_REWRITE_FORWARD)
+        return;
+    if (sink->cache)
+        kumis_packet_cache_store(sink->cache, out.seq, buf, len);
+    if (kumis_transport_send_rtp(sink->down, buf, len, sizeof buf)) {
+        atomic_fetch_add_explicit(&sink->packets_out, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sink->bytes_out, len, memory_order_relaxed);
+    }
+}
+
+/* Sink worker: answers a NACK from the packets this subscriber was sent (RFC 4585 §6.2.1). */
+static void sink_answer_nack(struct router_sink *sink, const guint16 *seqs, gssize n)
+{
+    atomic_fetch_add(&sink->nacks_in, 1);
+    for (gssize i = 0; sink->cache && i < n; i++) {
+        guint8 buf[BUF_ROOM];
+        gssize len = kumis_packet_cache_copy(sink->cache, seqs[i], buf, PACKET_MAX);
+        if (len > 0 && kumis_transport_send_rtp(sink->down, buf, (gsize)len, sizeof buf))
+            atomic_fetch_add(&sink->retransmitted, 1);
+    }
+}
+
+static struct router_sink *peer_sink_by_ssrc(struct router_peer *peer, guint32 ssrc)
+{
+    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
+        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
+        if (s->d.ssrc == ssrc)
+            return s;
+    }
+    return NULL;
+}
+
+/* REMB (draft-alvestrand-rmcat-remb) is for the whole down connection: share it among the
+ * video tracks. */
+static void peer_apply_remb(struct router_peer *peer, guint64 bps)
+{
+    guint videos = 0;
+    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++)
+        videos += ((struct router_sink *)g_ptr_array_index(peer->sinks, i))->source->d.video;
+    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
+        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
+        if (s->source->d.video)
+            atomic_store(&s->bwe_bps, bps / MAX(videos, 1));
+    }
+}
+
+/* Sink worker: RTCP from a subscriber's down connection. */
+static void peer_down_rtcp(struct router_peer *peer, const guint8 *data, gsize len)
+{
+    struct kumis_rtcp_iter it;
+    struct kumis_rtcp_packet p;
+    kumis_rtcp_iter_init(&it, data, len);
+    while (kumis_rtcp_iter_next(&it, &p) == 1) {
+        struct kumis_rtcp_fb fb;
+        if (p.type == KUMIS_RTCP_RTPFB && p.count == KUMIS_RTCP_RTPFB_NACK) {
+            guint16 seqs[128];
+            guint32 media_ssrc = 0;
+            gssize n = kumis_rtcp_nack_parse(&p, &media_ssrc, seqs, G_N_ELEMENTS(seqs));
+            struct router_sink *s = n > 0 ? peer_sink_by_ssrc(peer, media_ssrc) : NULL;
+            if (s)
+                sink_answer_nack(s, seqs, n);
+        } else if (p.type == KUMIS_RTCP_PSFB && kumis_rtcp_fb_parse(&p, &fb)) {
+            if (fb.fmt == KUMIS_RTCP_PSFB_PLI || fb.fmt == KUMIS_RTCP_PSFB_FIR) {
+                guint32 ssrc = fb.media_ssrc;
+                struct kumis_rtcp_fir_entry fir[4];
+                if (fb.fmt == KUMIS_RTCP_PSFB_FIR && kumis_rtcp_fir_parse(&p, NULL, fir, 4) > 0)
+                    ssrc = fir[0].ssrc;
+                struct router_sink *s = peer_sink_by_ssrc(peer, ssrc);
+                if (s) {
+                    atomic_fetch_add(&s->plis_in, 1);
+                    source_request_keyframe(s->source, MAX(s->cur_layer, 0));
+                }
+            } else if (fb.fmt == KUMIS_RTCP_PSFB_AFB) {
+                struct kumis_rtcp_remb remb;
+                if (kumis_rtcp_remb_parse(&p, &remb))
+                    peer_apply_remb(peer, remb.bitrate_bps);
+            }
+        }
+    }
+}
+
+/* Publisher side -------------------------------------------------------------------------- */
+
+/* Finds the source and layer of a publisher's packet: by SSRC once learned, else by the mid
+ * and rid header extensions (RFC 8843 §15, RFC 8852), else by the SSRCs of the SDP. */
+static struct router_source *peer_match_source(struct router_peer *peer, const guint8 *data,
+                                               const struct kumis_rtp_header *h, int *layer)
+{
+    GPtrArray *sources = peer->sources;
+    for (guint i = 0; sources && i < sources->len; i++) {
+        struct router_source *s = g_ptr_array_index(sources, i);
+        for (guint l = 0; l < s->d.n_layers; l++) {
+            if (atomic_load_explicit(&s->layers[l].ssrc, memory_order_relaxed) == h->ssrc) {
+                *layer = (int)l;
+                return s;
+            }
+        }
+    }
+    for (guint i = 0; sources && i < sources->len; i++) {
+        struct router_source *s = g_ptr_array_index(sources, i);
+        char mid[32], rid[16];
+        if (s->d.rtx_pt >= 0 && h->payload_type == s->d.rtx_pt)
+            continue;
+        if (s->d.ext_mid && (kumis_rtp_ext_string(data, h, s->d.ext_mid, mid, sizeof mid) < 0 ||
+                             strcmp(mid, s->mid) != 0))
+            continue;
+        if (!s->d.ext_mid && s->d.ssrcs[0] == 0)
+            continue;
+        gboolean has_rid =
+            s->d.ext_rid && kumis_rtp_ext_string(data, h, s->d.ext_rid, rid, sizeof rid) > 0;
+        for (guint l = 0; l < s->d.n_layers; l++) {
+            gboolean match = s->d.ssrcs[l] ? s->d.ssrcs[l] == h->ssrc
+                             : has_rid     ? strcmp(rid, s->layers[l].rid) == 0
+                                           : s->d.n_layers == 1;
+            if (match && h->payload_type == s->d.pt) {
+                atomic_store(&s->layers[l].ssrc, h->ssrc);
+                *layer = (int)l;
+                return s;
+            }
+        }
+    }
+    return NULL;
+}
+
+static gboolean packet_is_keyframe(const struct router_source *s, const guint8 *data,
+                                   const struct kumis_rtp_header *h)
+{
+    const guint8 *payload = data + h->payload_offset;
+    if (s->d.vp8) {
+        struct kumis_vp8_descriptor d;
+        return kumis_vp8_parse(payload, h->payload_len, &d) && d.keyframe;
+    }
+    if (s->d.h264)
+        return kumis_h264_is_keyframe(payload, h->payload_len);
+    return FALSE;
+}
+
+/* Source worker: one packet from a publisher, to every subscriber of its track. */
+static void source_fan_out(struct router_source *s, int layer, const guint8 *data, gsize len,
+                           const struct kumis_rtp_header *h)
+{
+    struct sink_set *set = s->set;
+    gint64 now = g_get_monotonic_time();
+    struct layer *l = &s->layers[layer];
+    atomic_fetch_add_explicit(&s->packets_in, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->bytes_in, len, memory_order_relaxed);
+    l->window_bytes += len;
+    atomic_store_explicit(&l->last_packet_us, now, memory_order_relaxed);
+    if (s->d.ext_audio_level) {
+        guint8 level;
+        gboolean voice;
+        if (kumis_rtp_ext_audio_level(data, h, s->d.ext_audio_level, &level, &voice))
+            atomic_store_explicit(&s->audio_level, level, memory_order_relaxed);
+    }
+    if (set == NULL || len > PACKET_MAX)
+        return;
+    gboolean keyframe = s->d.video && packet_is_keyframe(s, data, h);
+    struct router_worker *here = s->peer->rw;
+    int local = -1;
+    for (guint g = 0; g < set->n_groups; g++) {
+        if (set->groups[g].rw == here) {
+            local = (int)g;
+            continue;
+        }
+        struct fwd *f = g_malloc(sizeof *f + len);
+        f->set = set;
+        atomic_fetch_add(&set->refs, 1);
+        f->group = g;
+        f->layer = layer;
+        f->keyframe = keyframe;
+        f->len = len;
+        memcpy(f->data, data, len);
+        struct router_worker *rw = set->groups[g].rw;
+        if (inbox_push(&rw->inbox, &f->link))
+            g_main_context_wakeup(kumis_worker_get_context(rw->worker));
+    }
+    if (local >= 0) {
+        GPtrArray *sinks = set->groups[local].sinks;
+        for (guint i = 0; i < sinks->len; i++)
+            sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, data, h);
+    }
+}
+
+void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, guint8 *data,
+                        gsize len)
+{
+    struct kumis_rtp_header h;
+    if (t != peer->up || !kumis_rtp_parse(data, len, &h))
+        return;
+    int layer = 0;
+    struct router_source *s = peer_match_source(peer, data, &h, &layer);
+    if (s == NULL) {
+        /* RTX and padding probes of layers we have not matched yet land here too. */
+        GPtrArray *sources = peer->sources;
+        if (sources && sources->len > 0) {
+            struct router_source *first = g_ptr_array_index(sources, 0);
+            atomic_fetch_add_explicit(&first->dropped_unknown, 1, memory_order_relaxed);
+        }
+        return;
+    }
+    if (h.payload_type != s->d.pt || atomic_load(&s->closed))
+        return;
+    source_fan_out(s, layer, data, len, &h);
+}
+
+void router_peer_on_rtcp(struct router_peer *peer, struct kumis_transport *t, guint8 *data,
+                         gsize len)
+{
+    if (t == peer->down)
+        peer_down_rtcp(peer, data, len);
+    /* From publishers we take nothing yet: their SRs are for lip sync, which our own SRs
+     * approximate (README, "what is not done yet"). */
+}
+
+/* RTCP every second ---------------------------------------------------------------------- */
+
+static void ntp_now(guint32 *sec, guint32 *frac)
+{
+    /* RFC 3550 §4: NTP time, seconds since 1900. */
+    gint64 us = g_get_real_time();
+    *sec = (guint32)(us / G_USEC_PER_SEC + 2208988800LL);
+    *frac = (guint32)(((guint64)(us % G_USEC_PER_SEC) << 32) / G_USEC_PER_SEC);
+}
+
+/* Towards a publisher: a receiver report and REMB for its layers, so its bandwidth estimation
+ * lets all simulcast layers through (we negotiate REMB, not transport-cc, upstream). */
+static void peer_rtcp_up(struct router_peer *peer)
+{
+    guint32 ssrcs[16];
+    gsize n = 0;
+    for (guint i = 0; peer->sources && i < peer->sources->len; i++) {
+        struct router_source *s = g_ptr_array_index(peer->sources, i);
+        for (guint l = 0; l < s->d.n_layers && n < G_N_ELEMENTS(ssrcs); l++) {
+            struct layer *ly = &s->layers[l];
+            atomic_store(&ly->bitrate, (guint)MIN(ly->window_bytes * 8, G_MAXUINT));
+            ly->window_bytes = 0;
+            guint32 ssrc = atomic_load(&ly->ssrc);
+            if (ssrc && s->d.video)
+                ssrcs[n++] = ssrc;
+        }
+    }
+    if (peer->up == NULL || kumis_transport_get_state(peer->up) != KUMIS_TRANSPORT_READY)
+        return;
+    guint8 buf[512];
+    struct kumis_rtcp_rr rr = {.ssrc = peer->rtcp_ssrc, .n_reports = 0};
+    gssize a = kumis_rtcp_build_rr(buf, 400, &rr);
+    gssize b = n ? kumis_rtcp_build_remb(buf + a, 400 - (gsize)a, peer->rtcp_ssrc,
+                                         UPSTREAM_REMB_BPS, ssrcs, n)
+                 : 0;
+    if (a > 0 && b >= 0)
+        kumis_transport_send_rtcp(peer->up, buf, (gsize)(a + b), sizeof buf);
+}
+
+/* Towards a subscriber: one sender report per track (RFC 3550 §6.4.1), from our clock. */
+static void peer_rtcp_down(struct router_peer *peer)
+{
+    if (peer->down == NULL || kumis_transport_get_state(peer->down) != KUMIS_TRANSPORT_READY)
+        return;
+    gint64 now = g_get_monotonic_time();
+    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
+        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
+        if (!s->rw.started)
+            continue;
+        struct kumis_rtcp_sr sr = {.ssrc = s->d.ssrc};
+        ntp_now(&sr.ntp_sec, &sr.ntp_frac);
+        sr.rtp_timestamp = s->rw.out_highest_ts +
+                           (guint32)((now - s->rw.out_highest_ts_wall_us) * s->rw.clock_rate /
+                                     G_USEC_PER_SEC);
+        sr.packet_count = (guint32)atomic_load(&s->packets_out);
+        sr.octet_count = (guint32)atomic_load(&s->bytes_out);
+        guint8 buf[256];
+        gssize n = kumis_rtcp_build_sr(buf, 200, &sr);
+        if (n > 0)
+            kumis_transport_send_rtcp(peer->down, buf, (gsize)n, sizeof buf);
+    }
+}
+
+static gboolean peer_on_timer(gpointer data)
+{
+    struct router_peer *peer = data;
+    peer_rtcp_up(peer);
+    peer_rtcp_down(peer);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean peer_start_timer(gpointer data)
+{
+    struct router_peer *peer = data;
+    peer->timer = g_timeout_source_new(1000);
+    g_source_set_callback(peer->timer, peer_on_timer, peer_ref(peer), (GDestroyNotify)peer_unref);
+    g_source_attach(peer->timer, kumis_worker_get_context(peer->rw->worker));
+    return G_SOURCE_REMOVE;
+}
+
+/* Worker: drops the worker-side state of a peer that is going away. */
+static gboolean peer_stop_on_worker(gpointer data)
+{
+    struct router_peer *peer = data;
+    if (peer->timer) {
+        g_source_destroy(peer->timer);
+        g_source_unref(peer->timer);
+        peer->timer = NULL;
+    }
+    g_clear_pointer(&peer->sources, g_ptr_array_unref);
+    g_clear_pointer(&peer->sinks, g_ptr_array_unref);
+    return G_SOURCE_REMOVE;
+}
+
+/* Life of the objects (control thread) ---------------------------------------------------- */
+
+struct router_peer *router_peer_new(struct router *router, struct kumis_worker *worker)
+{
+    struct router_peer *peer = g_new0(struct router_peer, 1);
+    atomic_init(&peer->refs, 1);
+    peer->router = router;
+    peer->rw = router_worker_of(router, worker);
+    peer->sources_ctl = g_ptr_array_new();
+    peer->sinks_ctl = g_ptr_array_new();
+    peer->rtcp_ssrc = g_random_int() | 1;
+    kumis_worker_invoke(worker, peer_start_timer, peer_ref(peer), (GDestroyNotify)peer_unref);
+    return peer;
+}
+
+struct router_peer *router_peer_ref(struct router_peer *peer)
+{
+    return peer_ref(peer);
+}
+
+void router_peer_unref(struct router_peer *peer)
+{
+    peer_unref(peer);
+}
+
+void router_peer_free(struct router_peer *peer)
+{
+    kumis_worker_invoke(peer->rw->worker, peer_stop_on_worker, peer_ref(peer),
+                        (GDestroyNotify)peer_unref);
+    peer_unref(peer);
+}
+
+static void transport_swap(struct kumis_transport **slot, struct kumis_transport *t)
+{
+    if (t)
+        kumis_transport_ref(t);
+    if (*slot)
+        kumis_transport_unref(*slot);
+    *slot = t;
+}
+
+void router_peer_set_up(struct router_peer *peer, struct kumis_transport *up)
+{
+    transport_swap(&peer->up, up);
+}
+
+void router_peer_set_down(struct router_peer *peer, struct kumis_transport *down)
+{
+    transport_swap(&peer->down, down);
+}
+
+struct router_source *router_source_new(struct router_peer *peer,
+                                        const struct router_source_desc *desc)
+{
+    struct router_source *s = g_new0(struct router_source, 1);
+    atomic_init(&s->refs, 1);
+    s->peer = peer_ref(peer);
+    s->d = *desc;
+    s->d.n_layers = CLAMP(desc->n_layers, 1, ROUTER_MAX_LAYERS);
+    g_strlcpy(s->publisher_id, desc->publisher_id, sizeof s->publisher_id);
+    g_strlcpy(s->mid, desc->mid, sizeof s->mid);
+    s->d.publisher_id = s->publisher_id;
+    s->d.mid = s->mid;
+    for (guint l = 0; l < s->d.n_layers; l++) {
+        g_strlcpy(s->layers[l].rid, desc->rids[l], sizeof s->layers[l].rid);
+        atomic_init(&s->layers[l].ssrc, desc->ssrcs[l]);
+    }
+    atomic_init(&s->audio_level, 127);
+    s->sinks_ctl = g_ptr_array_new();
+    g_ptr_array_add(peer->sources_ctl, s);
+    peer_publish_sources(peer);
+    return s;
+}
+
+void router_source_close(struct router_source *s)
+{
+    atomic_store(&s->closed, TRUE);
+    g_ptr_array_remove(s->peer->sources_ctl, s);
+    peer_publish_sources(s->peer);
+    g_ptr_array_set_size(s->sinks_ctl, 0);
+    source_publish_sinks(s);
+    source_unref(s);
+}
+
+const char *router_source_get_publisher(const struct router_source *s)
+{
+    return s->publisher_id;
+}
+
+const char *router_source_get_mid(const struct router_source *s)
+{
+    return s->mid;
+}
+
+gboolean router_source_is_video(const struct router_source *s)
+{
+    return s->d.video;
+}
+
+void router_source_get_stats(const struct router_source *s, struct router_source_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->packets_in = atomic_load(&s->packets_in);
+    st->bytes_in = atomic_load(&s->bytes_in);
+    st->dropped_unknown = atomic_load(&s->dropped_unknown);
+    for (guint l = 0; l < s->d.n_layers; l++)
+        st->layer_bitrate[l] = atomic_load(&s->layers[l].bitrate);
+    st->audio_level = atomic_load(&s->audio_level);
+}
+
+struct router_sink *router_sink_new(struct router_peer *peer, struct router_source *source,
+                                    const struct router_sink_desc *desc)
+{
+    g_return_val_if_fail(peer->down != NULL, NULL);
+    struct router_sink *s = g_new0(struct router_sink, 1);
+    atomic_init(&s->refs, 1);
+    s->peer = peer_ref(peer);
+    s->source = source_ref(source);
+    s->down = kumis_transport_ref(peer->down);
+    s->d = *desc;
+    s->cur_layer = source->d.video ? -1 : 0;
+    atomic_init(&s->max_layer, -1);
+    kumis_rewrite_init(&s->rw, desc->ssrc, source->d.clock_rate,
+                       source->d.vp8 ? KUMIS_REWRITE_CODEC_VP8 : KUMIS_REWRITE_CODEC_OTHER);
+    if (source->d.video)
+        s->cache = kumis_packet_cache_new(SINK_CACHE_SLOTS);
+    g_ptr_array_add(peer->sinks_ctl, s);
+    peer_publish_sinks(peer);
+    g_ptr_array_add(source->sinks_ctl, s);
+    source_publish_sinks(source);
+    source_request_keyframe(source, (int)source->d.n_layers - 1);
+    return s;
+}
+
+void router_sink_close(struct router_sink *s)
+{
+    atomic_store(&s->closed, TRUE);
+    if (g_ptr_array_remove(s->source->sinks_ctl, s))
+        source_publish_sinks(s->source);
+    g_ptr_array_remove(s->peer->sinks_ctl, s);
+    peer_publish_sinks(s->peer);
+    sink_unref(s);
+}
+
+void router_sink_set_max_layer(struct router_sink *s, int layer)
+{
+    atomic_store(&s->max_layer, layer);
+}
+
+void router_sink_get_stats(const struct router_sink *s, struct router_sink_stats *st)
+{
+    st->packets_out = atomic_load(&s->packets_out);
+    st->bytes_out = atomic_load(&s->bytes_out);
+    st->nacks_in = atomic_load(&s->nacks_in);
+    st->retransmitted = atomic_load(&s->retransmitted);
+    st->plis_in = atomic_load(&s->plis_in);
+    st->layer_switches = atomic_load(&s->switches);
+    st->layer = atomic_load(&s->layer_now);
+    st->bwe_bps = atomic_load(&s->bwe_bps);
+}

@@ -1,0 +1,700 @@
+/* kumis — per-participant transport: libnice ICE + DTLS-SRTP + libsrtp2 on one media worker. */
+#include "media/transport.h"
+
+#include <gio/gio.h>
+#include <gst/gst.h>
+#include <nice/agent.h>
+#include <string.h>
+#include <sys/socket.h>
+
+GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
+#define GST_CAT_DEFAULT kumis_transport_debug
+
+/* BUNDLE + rtcp-mux: everything rides on component 1 of one stream (RFC 8843, RFC 5761). */
+#define TRANSPORT_COMPONENT 1
+
+struct kumis_transport {
+    gatomicrefcount refs;
+    struct kumis_worker *worker;
+    struct kumis_cert *cert;
+    const struct kumis_transport_listener *listener;
+    void *user_data;
+    enum kumis_dtls_role dtls_role;
+    char *local_ufrag;
+    char *local_pwd;
+    /* The same agent, referenced until the final free, so candidate parsing on the control
+     * thread never races the teardown; used for nothing else. */
+    NiceAgent *parse_agent;
+
+    /* Worker thread only (after kumis_transport_new returned). */
+    NiceAgent *agent; /* NULL once torn down */
+    guint stream_id;
+    struct kumis_dtls *dtls;
+    struct kumis_srtp_session *srtp; /* NULL until DTLS gave keys */
+    gboolean ice_connected;
+
+    gint state;           /* enum kumis_transport_state, atomic: written by the worker */
+    gint close_requested; /* atomic flag: the teardown is queued */
+    struct kumis_transport_stats stats; /* single writer: the worker (relaxed atomics) */
+};
+
+/* One writer (the worker), readers anywhere: relaxed atomic stores keep each counter whole. */
+#define STAT_ADD(t, field, n)                                                                      \
+    __atomic_store_n(&(t)->stats.field, (t)->stats.field + (n), __ATOMIC_RELAXED)
+
+const char *kumis_transport_state_name(enum kumis_transport_state state)
+{
+    static const char *const names[] = {"new",   "checking", "connected", "dtls",
+                                        "ready", "failed",   "closed"};
+    return (guint)state < G_N_ELEMENTS(names) ? names[state] : "invalid";
+}
+
+/* --- events to the control thread ------------------------------------------------------- */
+
+enum transport_event_kind {
+    TRANSPORT_EVENT_STATE,
+    TRANSPORT_EVENT_CANDIDATE,
+};
+
+struct transport_event {
+    enum transport_event_kind kind;
+    struct kumis_transport *transport; /* a reference */
+    enum kumis_transport_state from, to;
+    char *candidate; /* NULL: end-of-candidates */
+};
+
+static gboolean transport_event_dispatch(gpointer data)
+{
+    struct transport_event *ev = data;
+    struct kumis_transport *t = ev->transport;
+    if (ev->kind == TRANSPORT_EVENT_STATE && t->listener->on_state)
+        t->listener->on_state(t, ev->from, ev->to, t->user_data);
+    else if (ev->kind == TRANSPORT_EVENT_CANDIDATE && t->listener->on_local_candidate)
+        t->listener->on_local_candidate(t, ev->candidate, t->user_data);
+    return G_SOURCE_REMOVE;
+}
+
+static void transport_event_free(gpointer data)
+{
+    struct transport_event *ev = data;
+    kumis_transport_unref(ev->transport);
+    g_free(ev->candidate);
+    g_free(ev);
+}
+
+static void transport_event_post(struct kumis_transport *t, struct transport_event *ev)
+{
+    ev->transport = kumis_transport_ref(t);
+    kumis_worker_post_control(t->worker, transport_event_dispatch, ev, transport_event_free);
+}
+
+/* --- the state machine ------------------------------------------------------------------ */
+
+/* Legal moves: forward along new → checking → connected → dtls → ready, and from anywhere to
+ * failed or closed (failed only to closed; closed is final). */
+static gboolean transport_transition_legal(enum kumis_transport_state from,
+                                           enum kumis_transport_state to)
+{
+    if (from == KUMIS_TRANSPORT_CLOSED)
+        return FALSE;
+    if (to == KUMIS_TRANSPORT_CLOSED)
+        return TRUE;
+    if (from == KUMIS_TRANSPORT_FAILED)
+        return FALSE;
+    if (to == KUMIS_TRANSPORT_FAILED)
+        return TRUE;
+    return to == from + 1;
+}
+
+/* Worker thread. Returns: FALSE (and logs) for an illegal move, which changes nothing. */
+static gboolean transport_set_state(struct kumis_transport *t, enum kumis_transport_state to)
+{
+    enum kumis_transport_state from = g_atomic_int_get(&t->state);
+    if (!transport_transition_legal(from, to)) {
+        GST_DEBUG("transport %p: ignoring %s -> %s", (void *)t, kumis_transport_state_name(from),
+                  kumis_transport_state_name(to));
+        return FALSE;
+    }
+    GST_INFO("transport %p: %s -> %s", (void *)t, kumis_transport_state_name(from),
+             kumis_transport_state_name(to));
+    g_atomic_int_set(&t->state, to);
+    struct transport_event *ev = g_new0(struct transport_event, 1);
+    ev->kind = TRANSPORT_EVENT_STATE;
+    ev->from = from;
+    ev->to = to;
+    transport_event_post(t, ev);
+    return TRUE;
+}
+
+/* Moves forward through every intermediate state up to @to (CHECKING may be skipped by libnice,
+ * and DTLS may finish before our own ICE reports connected). */
+static void transport_advance(struct kumis_transport *t, enum kumis_transport_state to)
+{
+    enum kumis_transport_state s = g_atomic_int_get(&t->state);
+    while (s < to && s < KUMIS_TRANSPORT_READY && transport_set_state(t, s + 1))
+        s++;
+}
+
+/* ICE connected and keys in hand: READY; ICE connected only: DTLS under way. */
+static void transport_update_progress(struct kumis_transport *t)
+{
+    if (!t->ice_connected)
+        return;
+    transport_advance(t, t->srtp ? KUMIS_TRANSPORT_READY : KUMIS_TRANSPORT_DTLS);
+}
+
+/* --- DTLS callbacks (worker thread) ------------------------------------------------------ */
+
+static void transport_dtls_send(struct kumis_dtls *dtls, const guint8 *data, gsize len,
+                                void *user_data)
+{
+    (void)dtls;
+    struct kumis_transport *t = user_data;
+    /* Before ICE selected a pair libnice refuses; DTLS retransmits the flight later. */
+    gint sent =
+        nice_agent_send(t->agent, t->stream_id, TRANSPORT_COMPONENT, len, (const gchar *)data);
+    if (sent == (gint)len) {
+        STAT_ADD(t, packets_out, 1);
+        STAT_ADD(t, bytes_out, len);
+    }
+}
+
+static void transport_dtls_connected(struct kumis_dtls *dtls, const struct kumis_srtp_keys *keys,
+                                     void *user_data)
+{
+    (void)dtls;
+    struct kumis_transport *t = user_data;
+    g_autoptr(GError) error = NULL;
+    t->srtp = kumis_srtp_session_new(keys, &error);
+    if (t->srtp == NULL) {
+        GST_WARNING("transport %p: %s", (void *)t, error->message);
+        transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+        kumis_transport_close(t);
+        return;
+    }
+    __atomic_store_n(&t->stats.profile, keys->profile, __ATOMIC_RELAXED);
+    transport_update_progress(t);
+}
+
+/* RFC 5764 §4.1.1: a close_notify or fatal alert ends the DTLS association, and with it the
+ * transport's use. */
+static void transport_dtls_closed(struct kumis_dtls *dtls, const GError *error, void *user_data)
+{
+    (void)dtls;
+    struct kumis_transport *t = user_data;
+    if (error) {
+        GST_WARNING("transport %p: %s", (void *)t, error->message);
+        transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+    }
+    kumis_transport_close(t);
+}
+
+static const struct kumis_dtls_callbacks transport_dtls_callbacks = {
+    .send = transport_dtls_send,
+    .on_connected = transport_dtls_connected,
+    .on_closed = transport_dtls_closed,
+};
+
+/* --- libnice callbacks (worker thread) --------------------------------------------------- */
+
+static void transport_on_srtp(struct kumis_transport *t, guint8 *buf, gsize len)
+{
+    /* RFC 5761 §4: RTCP packet types 192..223 sit where RTP has marker + payload type. */
+    gboolean rtcp = len >= 2 && buf[1] >= 192 && buf[1] <= 223;
+    if (len < (rtcp ? 8u : 12u)) {
+        STAT_ADD(t, dropped_short, 1);
+        return;
+    }
+    if (t->srtp == NULL) {
+        STAT_ADD(t, dropped_not_ready, 1);
+        return;
+    }
+    gboolean ok = rtcp ? kumis_srtp_session_unprotect_rtcp(t->srtp, buf, &len)
+                       : kumis_srtp_session_unprotect_rtp(t->srtp, buf, &len);
+    if (!ok) {
+        STAT_ADD(t, dropped_srtp, 1);
+        return;
+    }
+    if (rtcp) {
+        STAT_ADD(t, rtcp_in, 1);
+        if (t->listener->on_rtcp)
+            t->listener->on_rtcp(t, buf, len, t->user_data);
+    } else {
+        STAT_ADD(t, rtp_in, 1);
+        if (t->listener->on_rtp)
+            t->listener->on_rtp(t, buf, len, t->user_data);
+    }
+}
+
+static void transport_on_dtls(struct kumis_transport *t, const guint8 *buf, gsize len)
+{
+    STAT_ADD(t, dtls_in, 1);
+    struct kumis_dtls_stats before, after;
+    kumis_dtls_get_stats(t->dtls, &before);
+    kumis_dtls_handle_datagram(t->dtls, buf, len);
+    kumis_dtls_get_stats(t->dtls, &after);
+    guint64 dropped = (after.dropped_malformed - before.dropped_malformed) +
+                      (after.dropped_late - before.dropped_late);
+    if (dropped)
+        STAT_ADD(t, dropped_dtls, dropped);
+}
+
+/* RFC 7983 §7 demultiplexing by the first byte; STUN (0..3) never reaches us, libnice eats it. */
+static void transport_on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len,
+                              gchar *buf, gpointer user_data)
+{
+    (void)agent;
+    (void)stream_id;
+    (void)component_id;
+    struct kumis_transport *t = user_data;
+    STAT_ADD(t, packets_in, 1);
+    STAT_ADD(t, bytes_in, len);
+    if (len == 0 || t->agent == NULL) {
+        STAT_ADD(t, dropped_unknown, 1);
+        return;
+    }
+    guint8 first = (guint8)buf[0];
+    if (first >= 20 && first <= 63)
+        transport_on_dtls(t, (const guint8 *)buf, len);
+    else if (first >= 128 && first <= 191)
+        transport_on_srtp(t, (guint8 *)buf, len);
+    else
+        STAT_ADD(t, dropped_unknown, 1);
+}
+
+static void transport_on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
+                                         guint state, gpointer user_data)
+{
+    (void)agent;
+    (void)stream_id;
+    (void)component_id;
+    struct kumis_transport *t = user_data;
+    GST_DEBUG("transport %p: ICE component %s", (void *)t, nice_component_state_to_string(state));
+    switch (state) {
+    case NICE_COMPONENT_STATE_CONNECTING:
+        transport_advance(t, KUMIS_TRANSPORT_CHECKING);
+        break;
+    case NICE_COMPONENT_STATE_CONNECTED:
+    case NICE_COMPONENT_STATE_READY:
+        if (t->ice_connected)
+            break;
+        t->ice_connected = TRUE;
+        transport_advance(t, KUMIS_TRANSPORT_CONNECTED);
+        kumis_dtls_start(t->dtls);
+        transport_update_progress(t);
+        break;
+    case NICE_COMPONENT_STATE_FAILED:
+        /* All pairs failed after end-of-candidates, or consent expired (RFC 7675 §5.1). */
+        transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+        break;
+    default:
+        break;
+    }
+}
+
+static void transport_on_new_candidate(NiceAgent *agent, NiceCandidate *candidate,
+                                       gpointer user_data)
+{
+    struct kumis_transport *t = user_data;
+    g_autofree char *sdp = nice_agent_generate_local_candidate_sdp(agent, candidate);
+    if (sdp == NULL)
+        return;
+    struct transport_event *ev = g_new0(struct transport_event, 1);
+    ev->kind = TRANSPORT_EVENT_CANDIDATE;
+    /* libnice writes "a=candidate:..."; signaling wants the attribute value. */
+    ev->candidate = g_strdup(g_str_has_prefix(sdp, "a=") ? sdp + 2 : sdp);
+    transport_event_post(t, ev);
+}
+
+static void transport_on_gathering_done(NiceAgent *agent, guint stream_id, gpointer user_data)
+{
+    (void)agent;
+    (void)stream_id;
+    struct kumis_transport *t = user_data;
+    struct transport_event *ev = g_new0(struct transport_event, 1);
+    ev->kind = TRANSPORT_EVENT_CANDIDATE;
+    transport_event_post(t, ev);
+}
+
+/* --- jobs posted to the worker ----------------------------------------------------------- */
+
+/* A video keyframe arrives as a burst of 50-100 packets per publisher, and a worker may be
+ * busy with other transports for a while: the default ~200 KB receive buffer (about 90 such
+ * packets) overflows. Ask for more; the kernel caps it at net.core.rmem_max. */
+#define TRANSPORT_SOCKET_BUFFER (1024 * 1024)
+
+static void transport_sockets_tune(struct kumis_transport *t)
+{
+    GPtrArray *sockets = nice_agent_get_sockets(t->agent, t->stream_id, TRANSPORT_COMPONENT);
+    for (guint i = 0; sockets && i < sockets->len; i++) {
+        GSocket *socket = g_ptr_array_index(sockets, i);
+        g_socket_set_option(socket, SOL_SOCKET, SO_RCVBUF, TRANSPORT_SOCKET_BUFFER, NULL);
+        g_socket_set_option(socket, SOL_SOCKET, SO_SNDBUF, TRANSPORT_SOCKET_BUFFER, NULL);
+    }
+    if (sockets)
+        g_ptr_array_unref(sockets);
+}
+
+static gboolean transport_job_gather(gpointer data)
+{
+    struct kumis_transport *t = data;
+    if (t->agent == NULL)
+        return G_SOURCE_REMOVE;
+    if (!nice_agent_gather_candidates(t->agent, t->stream_id)) {
+        GST_WARNING("transport %p: gathering failed (no usable address or port)", (void *)t);
+        transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+        return G_SOURCE_REMOVE;
+    }
+    transport_sockets_tune(t);
+    return G_SOURCE_REMOVE;
+}
+
+/* Worker thread: releases the agent, DTLS and SRTP; the memory goes with the last reference. */
+static gboolean transport_job_teardown(gpointer data)
+{
+    struct kumis_transport *t = data;
+    if (t->agent == NULL)
+        return G_SOURCE_REMOVE;
+    kumis_dtls_close(t->dtls); /* close_notify goes out through the agent, so first */
+    nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT,
+                           kumis_worker_get_context(t->worker), NULL, NULL);
+    g_signal_handlers_disconnect_by_data(t->agent, t);
+    nice_agent_remove_stream(t->agent, t->stream_id);
+    g_clear_object(&t->agent);
+    g_clear_pointer(&t->dtls, kumis_dtls_free);
+    g_clear_pointer(&t->srtp, kumis_srtp_session_free);
+    transport_set_state(t, KUMIS_TRANSPORT_CLOSED);
+    kumis_worker_load_add(t->worker, -1);
+    kumis_transport_unref(t); /* the reference the transport held on itself while open */
+    return G_SOURCE_REMOVE;
+}
+
+static void transport_post(struct kumis_transport *t, GSourceFunc func, gpointer data,
+                           GDestroyNotify notify)
+{
+    kumis_worker_post(t->worker, func, data, notify);
+}
+
+/* --- public API ------------------------------------------------------------------------- */
+
+static NiceAgent *transport_agent_new(struct kumis_transport *t,
+                                      const struct kumis_transport_config *config, GError **error)
+{
+    NiceAgent *agent =
+        nice_agent_new_full(kumis_worker_get_context(config->worker), NICE_COMPATIBILITY_RFC5245,
+                            NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+    /* UPnP would start discovery on every interface (TESTING.md); TCP candidates are not
+     * offered by us: browsers reach us over UDP. */
+    g_object_set(agent, "upnp", FALSE, "ice-tcp", FALSE, "ice-udp", TRUE, "controlling-mode",
+                 config->ice_controlling, NULL);
+    for (const char *const *a = config->local_addresses; a && *a; a++) {
+        NiceAddress address;
+        nice_address_init(&address);
+        if (!nice_address_set_from_string(&address, *a) ||
+            !nice_agent_add_local_address(agent, &address)) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        "media address \"%s\" is not an IP address", *a);
+            g_object_unref(agent);
+            return NULL;
+        }
+    }
+    t->stream_id = nice_agent_add_stream(agent, 1);
+    if (t->stream_id == 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "libnice refused a new stream");
+        g_object_unref(agent);
+        return NULL;
+    }
+    if (config->port_min != 0 || config->port_max != 0)
+        nice_agent_set_port_range(agent, t->stream_id, TRANSPORT_COMPONENT, config->port_min,
+                                  config->port_max);
+    nice_agent_get_local_credentials(agent, t->stream_id, &t->local_ufrag, &t->local_pwd);
+    return agent;
+}
+
+static void transport_debug_init(void)
+{
+    static gsize done = 0;
+    if (g_once_init_enter(&done)) {
+        GST_DEBUG_CATEGORY_INIT(kumis_transport_debug, "kumis-transport", 0,
+                                "kumis ICE/DTLS/SRTP transport");
+        g_once_init_leave(&done, 1);
+    }
+}
+
+struct kumis_transport *kumis_transport_new(const struct kumis_transport_config *config,
+                                            const struct kumis_transport_listener *listener,
+                                            void *user_data, GError **error)
+{
+    g_return_val_if_fail(config->worker && config->cert && listener, NULL);
+    transport_debug_init();
+    struct kumis_transport *t = g_new0(struct kumis_transport, 1);
+    g_atomic_ref_count_init(&t->refs);
+    t->worker = config->worker;
+    t->cert = kumis_cert_ref(config->cert);
+    t->listener = listener;
+    t->user_data = user_data;
+    t->dtls_role = config->dtls_role;
+    t->agent = transport_agent_new(t, config, error);
+    if (t->agent)
+        t->dtls = kumis_dtls_new(config->cert, config->dtls_role,
+                                 kumis_worker_get_context(config->worker),
+                                 &transport_dtls_callbacks, t, error);
+    if (t->dtls == NULL) {
+        g_clear_object(&t->agent);
+        kumis_transport_unref(t);
+        return NULL;
+    }
+    t->parse_agent = g_object_ref(t->agent);
+    g_signal_connect(t->agent, "component-state-changed", G_CALLBACK(transport_on_component_state),
+                     t);
+    g_signal_connect(t->agent, "new-candidate-full", G_CALLBACK(transport_on_new_candidate), t);
+    g_signal_connect(t->agent, "candidate-gathering-done", G_CALLBACK(transport_on_gathering_done),
+                     t);
+    nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT,
+                           kumis_worker_get_context(t->worker), transport_on_recv, t);
+    kumis_worker_load_add(t->worker, 1);
+    kumis_transport_ref(t); /* held by the transport itself until its teardown */
+    transport_post(t, transport_job_gather, kumis_transport_ref(t),
+                   (GDestroyNotify)kumis_transport_unref);
+    return t;
+}
+
+struct kumis_transport *kumis_transport_ref(struct kumis_transport *transport)
+{
+    g_atomic_ref_count_inc(&transport->refs);
+    return transport;
+}
+
+void kumis_transport_unref(struct kumis_transport *transport)
+{
+    if (transport == NULL || !g_atomic_ref_count_dec(&transport->refs))
+        return;
+    /* The self reference is only dropped by the teardown, so the agent is gone here. */
+    g_assert(transport->agent == NULL);
+    kumis_dtls_free(transport->dtls); /* only set when kumis_transport_new failed late */
+    g_clear_object(&transport->parse_agent);
+    kumis_cert_unref(transport->cert);
+    g_free(transport->local_ufrag);
+    g_free(transport->local_pwd);
+    g_free(transport);
+}
+
+void kumis_transport_close(struct kumis_transport *transport)
+{
+    if (!g_atomic_int_compare_and_exchange(&transport->close_requested, 0, 1))
+        return;
+    transport_post(transport, transport_job_teardown, transport, NULL);
+}
+
+const char *kumis_transport_get_local_ufrag(const struct kumis_transport *transport)
+{
+    return transport->local_ufrag;
+}
+
+const char *kumis_transport_get_local_pwd(const struct kumis_transport *transport)
+{
+    return transport->local_pwd;
+}
+
+const char *kumis_transport_get_local_fingerprint(const struct kumis_transport *transport)
+{
+    return kumis_cert_get_fingerprint(transport->cert);
+}
+
+struct transport_job {
+    struct kumis_transport *transport; /* a reference */
+    char *a, *b;
+    NiceCandidate *candidate;
+};
+
+static struct transport_job *transport_job_new(struct kumis_transport *t, const char *a,
+                                               const char *b)
+{
+    struct transport_job *job = g_new0(struct transport_job, 1);
+    job->transport = kumis_transport_ref(t);
+    job->a = g_strdup(a);
+    job->b = g_strdup(b);
+    return job;
+}
+
+static void transport_job_free(gpointer data)
+{
+    struct transport_job *job = data;
+    kumis_transport_unref(job->transport);
+    g_free(job->a);
+    g_free(job->b);
+    if (job->candidate)
+        nice_candidate_free(job->candidate);
+    g_free(job);
+}
+
+static gboolean transport_job_credentials(gpointer data)
+{
+    struct transport_job *job = data;
+    struct kumis_transport *t = job->transport;
+    if (t->agent)
+        nice_agent_set_remote_credentials(t->agent, t->stream_id, job->a, job->b);
+    return G_SOURCE_REMOVE;
+}
+
+void kumis_transport_set_remote_credentials(struct kumis_transport *transport, const char *ufrag,
+                                            const char *pwd)
+{
+    transport_post(transport, transport_job_credentials, transport_job_new(transport, ufrag, pwd),
+                   transport_job_free);
+}
+
+static gboolean transport_job_candidate(gpointer data)
+{
+    struct transport_job *job = data;
+    struct kumis_transport *t = job->transport;
+    if (t->agent == NULL)
+        return G_SOURCE_REMOVE;
+    GSList list = {.data = job->candidate, .next = NULL};
+    if (nice_agent_set_remote_candidates(t->agent, t->stream_id, TRANSPORT_COMPONENT, &list) < 1)
+        GST_DEBUG("transport %p: remote candidate not added", (void *)t);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean transport_number_check(const char *text, guint64 min, guint64 max)
+{
+    guint64 value;
+    return g_ascii_string_to_unsigned(text, 10, min, max, &value, NULL);
+}
+
+/* RFC 8839 §5.1: "candidate:" foundation component transport priority address port "typ" type.
+ * libnice's parser is lenient (it takes "x" as priority 0 and port 99999), so the numbers are
+ * checked here; only component 1 exists with rtcp-mux. */
+static gboolean transport_candidate_check(const char *line)
+{
+    g_auto(GStrv) f = g_strsplit(line, " ", 9);
+    return g_strv_length(f) >= 8 && strlen(f[0]) > strlen("a=candidate:") &&
+           strcmp(f[1], "1") == 0 &&
+           (g_ascii_strcasecmp(f[2], "UDP") == 0 || g_ascii_strcasecmp(f[2], "TCP") == 0) &&
+           transport_number_check(f[3], 0, G_MAXUINT32) && transport_number_check(f[5], 1, 65535) &&
+           strcmp(f[6], "typ") == 0;
+}
+
+gboolean kumis_transport_add_remote_candidate(struct kumis_transport *transport,
+                                              const char *candidate, GError **error)
+{
+    g_autofree char *line = g_str_has_prefix(candidate, "a=") ? g_strdup(candidate)
+                                                              : g_strconcat("a=", candidate, NULL);
+    /* libnice's parser only reads the text and the agent's fixed compatibility mode. */
+    NiceCandidate *c = NULL;
+    if (transport_candidate_check(line) && !g_atomic_int_get(&transport->close_requested))
+        c = nice_agent_parse_remote_candidate_sdp(transport->parse_agent, transport->stream_id,
+                                                  line);
+    if (c == NULL || c->component_id != TRANSPORT_COMPONENT) {
+        if (c)
+            nice_candidate_free(c);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "not a usable ICE candidate (component 1, UDP or TCP)");
+        return FALSE;
+    }
+    struct transport_job *job = transport_job_new(transport, NULL, NULL);
+    job->candidate = c;
+    transport_post(transport, transport_job_candidate, job, transport_job_free);
+    return TRUE;
+}
+
+static gboolean transport_job_end_of_candidates(gpointer data)
+{
+    struct transport_job *job = data;
+    struct kumis_transport *t = job->transport;
+    if (t->agent)
+        nice_agent_peer_candidate_gathering_done(t->agent, t->stream_id);
+    return G_SOURCE_REMOVE;
+}
+
+void kumis_transport_end_of_candidates(struct kumis_transport *transport)
+{
+    transport_post(transport, transport_job_end_of_candidates,
+                   transport_job_new(transport, NULL, NULL), transport_job_free);
+}
+
+static gboolean transport_job_fingerprint(gpointer data)
+{
+    struct transport_job *job = data;
+    struct kumis_transport *t = job->transport;
+    if (t->dtls && t->agent)
+        kumis_dtls_set_remote_fingerprint(t->dtls, job->a, job->b, NULL); /* checked before */
+    return G_SOURCE_REMOVE;
+}
+
+gboolean kumis_transport_set_remote_fingerprint(struct kumis_transport *transport,
+                                                const char *hash_function, const char *fingerprint,
+                                                GError **error)
+{
+    if (!kumis_dtls_fingerprint_check(hash_function, fingerprint, error))
+        return FALSE;
+    transport_post(transport, transport_job_fingerprint,
+                   transport_job_new(transport, hash_function, fingerprint), transport_job_free);
+    return TRUE;
+}
+
+static gboolean transport_send(struct kumis_transport *t, guint8 *buf, gsize len, gsize capacity,
+                               gboolean rtcp)
+{
+    if (g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_READY || t->srtp == NULL ||
+        !(rtcp ? kumis_srtp_session_protect_rtcp(t->srtp, buf, &len, capacity)
+               : kumis_srtp_session_protect_rtp(t->srtp, buf, &len, capacity)) ||
+        nice_agent_send(t->agent, t->stream_id, TRANSPORT_COMPONENT, len, (const gchar *)buf) !=
+            (gint)len) {
+        STAT_ADD(t, send_failed, 1);
+        return FALSE;
+    }
+    STAT_ADD(t, packets_out, 1);
+    STAT_ADD(t, bytes_out, len);
+    if (rtcp)
+        STAT_ADD(t, rtcp_out, 1);
+    else
+        STAT_ADD(t, rtp_out, 1);
+    return TRUE;
+}
+
+gboolean kumis_transport_send_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
+                                  gsize capacity)
+{
+    return transport_send(transport, buf, len, capacity, FALSE);
+}
+
+gboolean kumis_transport_send_rtcp(struct kumis_transport *transport, guint8 *buf, gsize len,
+                                   gsize capacity)
+{
+    return transport_send(transport, buf, len, capacity, TRUE);
+}
+
+enum kumis_transport_state kumis_transport_get_state(const struct kumis_transport *transport)
+{
+    return g_atomic_int_get(&transport->state);
+}
+
+void kumis_transport_get_stats(const struct kumis_transport *transport,
+                               struct kumis_transport_stats *stats)
+{
+    const struct kumis_transport_stats *s = &transport->stats;
+#define LOAD(field) stats->field = __atomic_load_n(&s->field, __ATOMIC_RELAXED)
+    LOAD(packets_in);
+    LOAD(bytes_in);
+    LOAD(packets_out);
+    LOAD(bytes_out);
+    LOAD(rtp_in);
+    LOAD(rtcp_in);
+    LOAD(rtp_out);
+    LOAD(rtcp_out);
+    LOAD(dtls_in);
+    LOAD(dropped_unknown);
+    LOAD(dropped_dtls);
+    LOAD(dropped_not_ready);
+    LOAD(dropped_srtp);
+    LOAD(dropped_short);
+    LOAD(send_failed);
+    LOAD(profile);
+#undef LOAD
+}
+
+struct kumis_worker *kumis_transport_get_worker(const struct kumis_transport *transport)
+{
+    return transport->worker;
+}
