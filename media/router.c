@@ -11,13 +11,13 @@
 #include "media/rtcp.h"
 #include "media/rtp.h"
 
-#define PACKET_MAX 1500
-#define BUF_ROOM (PACKET_MAX + 64)      /* room for our header extension and the SRTP tag */
-#define SINK_CACHE_SLOTS 256            /* sent video packets kept per subscriber for NACKs */
+#define PACKET_MAX              1500
+#define BUF_ROOM                (PACKET_MAX + 64) /* room for our header extension and the SRTP tag */
+#define SINK_CACHE_SLOTS        256     /* sent video packets kept per subscriber for NACKs */
 #define KEYFRAME_REQUEST_GAP_US 300000  /* at most ~3 PLIs a second per layer (throttle) */
-#define LAYER_ACTIVE_US 1500000         /* a layer with no packet for this long is paused */
-#define UPSTREAM_REMB_BPS 6000000       /* what we let publishers send (see README: no TWCC) */
-#define DRAIN_BATCH 64
+#define LAYER_ACTIVE_US         1500000 /* a layer with no packet for this long is paused */
+#define UPSTREAM_REMB_BPS       6000000 /* what we let publishers send (see README: no TWCC) */
+#define DRAIN_BATCH             64
 
 struct router_worker {
     struct router *router;
@@ -73,10 +73,10 @@ struct router_sink {
     struct router_source *source;
     struct kumis_transport *down;
     struct router_sink_desc d;
-    struct kumis_rewrite rw;            /* sink worker */
-    struct kumis_packet_cache *cache;   /* sink worker; video only */
-    int cur_layer;                      /* sink worker; -1 until the first keyframe */
-    atomic_int max_layer;               /* -1: auto */
+    struct kumis_rewrite rw;          /* sink worker */
+    struct kumis_packet_cache *cache; /* sink worker; video only */
+    int cur_layer;                    /* sink worker; -1 until the first keyframe */
+    atomic_int max_layer;             /* -1: auto */
     atomic_bool closed;
     atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
     atomic_ullong bwe_bps;
@@ -87,7 +87,7 @@ struct router_peer {
     atomic_int refs;
     struct router *router;
     struct router_worker *rw;
-    struct kumis_transport *up, *down; /* control thread sets; references */
+    struct kumis_transport *up, *down;  /* control thread sets; references */
     GPtrArray *sources_ctl, *sinks_ctl; /* control thread, borrowed */
     GPtrArray *sources, *sinks;         /* worker snapshots (references) */
     GSource *timer;                     /* worker: RTCP every second */
@@ -105,8 +105,8 @@ struct fwd {
     guint8 data[];
 };
 
-static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
-                         const guint8 *data, const struct kumis_rtp_header *h);
+static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe, const guint8 *data,
+                         const struct kumis_rtp_header *h);
 
 /* Reference counting ------------------------------------------------------------------- */
 
@@ -344,10 +344,10 @@ static void peer_publish_sources(struct router_peer *peer)
 
 static void peer_publish_sinks(struct router_peer *peer)
 {
-    post_install(peer->rw->worker, (void **)&peer->sinks,
-                 snapshot(peer->sinks_ctl, (gpointer(*)(gpointer))sink_ref,
-                          (GDestroyNotify)sink_unref),
-                 ptr_array_unref);
+    post_install(
+        peer->rw->worker, (void **)&peer->sinks,
+        snapshot(peer->sinks_ctl, (gpointer(*)(gpointer))sink_ref, (GDestroyNotify)sink_unref),
+        ptr_array_unref);
 }
 
 /* Keyframes ------------------------------------------------------------------------------- */
@@ -445,8 +445,8 @@ static gsize sink_write_header(const struct router_sink *sink, guint8 *buf,
 }
 
 /* Sink worker: forwards one source packet to one subscriber. */
-static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
-                         const guint8 *data, const struct kumis_rtp_header *h)
+static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe, const guint8 *data,
+                         const struct kumis_rtp_header *h)
 {
     if (atomic_load_explicit(&sink->closed, memory_order_relaxed))
         return;
@@ -741,9 +741,8 @@ static void peer_rtcp_down(struct router_peer *peer)
             continue;
         struct kumis_rtcp_sr sr = {.ssrc = s->d.ssrc};
         ntp_now(&sr.ntp_sec, &sr.ntp_frac);
-        sr.rtp_timestamp = s->rw.out_highest_ts +
-                           (guint32)((now - s->rw.out_highest_ts_wall_us) * s->rw.clock_rate /
-                                     G_USEC_PER_SEC);
+        sr.rtp_timestamp = s->rw.out_highest_ts + (guint32)((now - s->rw.out_highest_ts_wall_us) *
+                                                            s->rw.clock_rate / G_USEC_PER_SEC);
         sr.packet_count = (guint32)atomic_load(&s->packets_out);
         sr.octet_count = (guint32)atomic_load(&s->bytes_out);
         guint8 buf[256];

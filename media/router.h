@@ -47,7 +47,7 @@ struct router_source_desc {
 struct router_source_stats {
     guint64 packets_in, bytes_in, dropped_unknown;
     guint32 layer_bitrate[ROUTER_MAX_LAYERS]; /* bits per second, over the last second */
-    gint audio_level;                          /* last RFC 6464 level, 127 = silence */
+    gint audio_level;                         /* last RFC 6464 level, 127 = silence */
 };
 
 /* A participant's media on one worker: its up and down transports (either may be NULL). */
@@ -76,12 +76,11 @@ void router_source_close(struct router_source *source);
 const char *router_source_get_publisher(const struct router_source *source);
 const char *router_source_get_mid(const struct router_source *source);
 gboolean router_source_is_video(const struct router_source *source);
-void router_source_get_stats(const struct router_source *source,
-                             struct router_source_stats *stats);
+void router_source_get_stats(const struct router_source *source, struct router_source_stats *stats);
 
 struct router_sink_desc {
-    guint32 ssrc; /* ours, as offered in the down SDP */
-    guint8 pt;    /* ours, as offered */
+    guint32 ssrc;             /* ours, as offered in the down SDP */
+    guint8 pt;                /* ours, as offered */
     guint8 ext_abs_send_time; /* 0: not negotiated */
 };
 

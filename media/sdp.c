@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-G_DEFINE_QUARK(kumis - sdp - error - quark, sdp_error)
+GQuark sdp_error_quark(void)
+{
+    return g_quark_from_static_string("kumis-sdp-error-quark");
+}
 
 #define MAX_FB         16 /* rtcp-fb per payload type */
 #define MAX_GROUP_SSRC 8
@@ -475,13 +478,14 @@ static gboolean extmap_parse(struct sdp_media *m, const char *value)
     struct sdp_extmap *e = sdp_extmap_new((guint)id, g_ptr_array_index(w, 1));
     g_ptr_array_add(m->extmaps, e);
     if (idd[1]) {
-        e->has_direction = TRUE;
-        e->direction = (enum sdp_direction) - 1;
+        int dir = -1;
         for (int d = SDP_DIR_SENDRECV; d <= SDP_DIR_INACTIVE; d++)
             if (strcmp(idd[1], sdp_direction_name((enum sdp_direction)d)) == 0)
-                e->direction = (enum sdp_direction)d;
-        if ((int)e->direction < 0)
+                dir = d;
+        if (dir < 0)
             return FALSE;
+        e->has_direction = TRUE;
+        e->direction = (enum sdp_direction)dir;
     }
     for (guint i = 0; i + 1 < m->extmaps->len; i++)
         if (((struct sdp_extmap *)g_ptr_array_index(m->extmaps, i))->id == id)
@@ -697,6 +701,8 @@ static gboolean media_flag_parse(struct sdp_media *m, const char *key)
         m->rtcp_mux = TRUE;
     else if (strcmp(key, "rtcp-rsize") == 0)
         m->rtcp_rsize = TRUE;
+    else if (strcmp(key, "bundle-only") == 0)
+        m->bundle_only = TRUE;
     else if (strcmp(key, "end-of-candidates") == 0)
         m->end_of_candidates = TRUE;
     else
@@ -807,6 +813,10 @@ static struct sdp_media *media_parse(const GstSDPMedia *gm, guint index,
         sdp_media_fail(error, m, SDP_ERROR_SYNTAX, "a=simulcast does not match its a=rid lines");
         goto out_bad;
     }
+    /* RFC 8843 §6: a bundle-only m-line has port 0 but is not rejected (webrtcbin's
+     * max-bundle offers look like this). */
+    if (m->port == 0 && m->bundle_only)
+        m->rejected = FALSE;
     if (!media_link_rtx(m, error))
         goto out_bad;
     /* Media-level transport attributes override the session's (RFC 8839 §5.4, RFC 8122 §5). */

@@ -121,7 +121,8 @@ struct sdp_media {
     enum sdp_kind kind;
     char *proto; /* "UDP/TLS/RTP/SAVPF", "UDP/DTLS/SCTP", ... */
     guint16 port;
-    gboolean rejected; /* port 0 (RFC 3264 §6) */
+    gboolean rejected;    /* port 0 (RFC 3264 §6) without a=bundle-only */
+    gboolean bundle_only; /* a=bundle-only (RFC 8843 §6): port 0 yet part of the BUNDLE */
     char *mid;         /* (nullable) only when rejected */
     enum sdp_direction direction;
     gboolean rtcp_mux, rtcp_rsize;

@@ -116,6 +116,8 @@ static void write_media(GstSDPMessage *msg, const struct sdp_session *s, const s
                                 m->msid_track ? m->msid_track : "");
             gst_sdp_media_add_attribute(&gm, "msid", msid);
         }
+        if (m->bundle_only)
+            gst_sdp_media_add_attribute(&gm, "bundle-only", NULL);
         if (m->rtcp_mux)
             gst_sdp_media_add_attribute(&gm, "rtcp-mux", NULL);
         if (m->rtcp_rsize)

@@ -16,11 +16,11 @@
 #include "media/transport.h"
 #include "media/worker.h"
 
-#define EXT_URI_TWCC "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-#define EXT_URI_MID "urn:ietf:params:rtp-hdrext:sdes:mid"
-#define EXT_URI_RID "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
-#define EXT_URI_LEVEL "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
-#define EXT_URI_ABS "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+#define EXT_URI_TWCC    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+#define EXT_URI_MID     "urn:ietf:params:rtp-hdrext:sdes:mid"
+#define EXT_URI_RID     "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+#define EXT_URI_LEVEL   "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+#define EXT_URI_ABS     "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 #define SPEAKER_TICK_MS 100
 
 struct sfu {
@@ -133,9 +133,8 @@ static void on_local_candidate(struct kumis_transport *t, const char *candidate,
                                             c->bundle_mid);
 }
 
-static const struct kumis_transport_listener transport_events = {on_rtp, on_rtcp,
-                                                                 on_transport_state,
-                                                                 on_local_candidate};
+static const struct kumis_transport_listener transport_events = {
+    on_rtp, on_rtcp, on_transport_state, on_local_candidate};
 
 static struct sfu_conn *conn_new(struct sfu_peer *peer, enum sfu_pc pc, GError **error)
 {
@@ -186,6 +185,27 @@ static void strip_transport_cc(struct sdp_session *session)
     }
 }
 
+/* Chrome starts a sender at ~300 kbit/s and, with REMB only, climbs slowly: the top simulcast
+ * layer would take many seconds to appear. It honours a start bitrate in the answer's fmtp. */
+static void video_start_bitrate(struct sdp_session *answer, guint kbps)
+{
+    for (guint i = 0; i < answer->media->len; i++) {
+        struct sdp_media *m = g_ptr_array_index(answer->media, i);
+        if (m->kind != SDP_KIND_VIDEO || m->rejected)
+            continue;
+        for (guint c = 0; c < m->codecs->len; c++) {
+            struct sdp_codec *codec = g_ptr_array_index(m->codecs, c);
+            if (g_ascii_strcasecmp(codec->name, "rtx") == 0)
+                continue;
+            char *fmtp = codec->fmtp && *codec->fmtp
+                             ? g_strdup_printf("%s;x-google-start-bitrate=%u", codec->fmtp, kbps)
+                             : g_strdup_printf("x-google-start-bitrate=%u", kbps);
+            g_free(codec->fmtp);
+            codec->fmtp = fmtp;
+        }
+    }
+}
+
 static guint8 extmap_id(const struct sdp_media *m, const char *uri)
 {
     for (guint i = 0; i < m->extmaps->len; i++) {
@@ -223,8 +243,7 @@ static gboolean conn_set_remote(struct sfu_conn *c, const struct sdp_session *re
     return TRUE;
 }
 
-static void local_of(const struct sfu_peer *peer, const struct sfu_conn *c,
-                     struct sdp_local *local)
+static void local_of(const struct sfu_peer *peer, const struct sfu_conn *c, struct sdp_local *local)
 {
     memset(local, 0, sizeof *local);
     local->ice_ufrag = kumis_transport_get_local_ufrag(c->transport);
@@ -488,6 +507,7 @@ char *sfu_peer_up_offer(struct sfu_peer *peer, const char *sdp, GError **error)
     if (answer == NULL)
         goto out;
     strip_transport_cc(answer);
+    video_start_bitrate(answer, 1500);
     /* A re-offer keeps the ICE and DTLS session (no ICE restart: RFC 8445 §9). */
     if (!peer->up_remote_set && !conn_set_remote(peer->up, offer, error))
         goto out;
@@ -591,13 +611,13 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
             root, i == 0 ? "up" : "down",
             json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "state",
                       kumis_transport_state_name(kumis_transport_get_state(conns[i]->transport)),
-                      "rtp_in", (json_int_t)st.rtp_in, "rtp_out", (json_int_t)st.rtp_out,
-                      "rtcp_in", (json_int_t)st.rtcp_in, "rtcp_out", (json_int_t)st.rtcp_out,
+                      "rtp_in", (json_int_t)st.rtp_in, "rtp_out", (json_int_t)st.rtp_out, "rtcp_in",
+                      (json_int_t)st.rtcp_in, "rtcp_out", (json_int_t)st.rtcp_out,
                       "dropped_unknown", (json_int_t)st.dropped_unknown, "dropped_dtls",
                       (json_int_t)st.dropped_dtls, "dropped_not_ready",
-                      (json_int_t)st.dropped_not_ready, "dropped_srtp",
-                      (json_int_t)st.dropped_srtp, "dropped_short", (json_int_t)st.dropped_short,
-                      "srtp_profile", kumis_srtp_profile_name(st.profile)));
+                      (json_int_t)st.dropped_not_ready, "dropped_srtp", (json_int_t)st.dropped_srtp,
+                      "dropped_short", (json_int_t)st.dropped_short, "srtp_profile",
+                      kumis_srtp_profile_name(st.profile)));
     }
     json_t *subs = json_array();
     for (guint i = 0; i < peer->subs->len; i++) {
@@ -610,9 +630,8 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
                             sub->track->video ? "video" : "audio", "packets_out",
                             (json_int_t)st.packets_out, "nacks_in", (json_int_t)st.nacks_in,
                             "retransmitted", (json_int_t)st.retransmitted, "plis_in",
-                            (json_int_t)st.plis_in, "layer_switches",
-                            (json_int_t)st.layer_switches, "layer", st.layer, "bwe_bps",
-                            (json_int_t)st.bwe_bps));
+                            (json_int_t)st.plis_in, "layer_switches", (json_int_t)st.layer_switches,
+                            "layer", st.layer, "bwe_bps", (json_int_t)st.bwe_bps));
     }
     json_object_set_new(root, "receiving", subs);
     json_t *tracks = json_array();
@@ -620,12 +639,12 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
         struct sfu_track *t = g_ptr_array_index(peer->tracks, i);
         struct router_source_stats st;
         router_source_get_stats(t->source, &st);
-        json_array_append_new(
-            tracks, json_pack("{s:s, s:s, s:I, s:I, s:[i,i,i]}", "mid", t->mid, "kind",
-                              t->video ? "video" : "audio", "packets_in", (json_int_t)st.packets_in,
-                              "dropped_unknown", (json_int_t)st.dropped_unknown, "layer_bitrate",
-                              (int)st.layer_bitrate[0], (int)st.layer_bitrate[1],
-                              (int)st.layer_bitrate[2]));
+        json_array_append_new(tracks, json_pack("{s:s, s:s, s:I, s:I, s:[i,i,i]}", "mid", t->mid,
+                                                "kind", t->video ? "video" : "audio", "packets_in",
+                                                (json_int_t)st.packets_in, "dropped_unknown",
+                                                (json_int_t)st.dropped_unknown, "layer_bitrate",
+                                                (int)st.layer_bitrate[0], (int)st.layer_bitrate[1],
+                                                (int)st.layer_bitrate[2]));
     }
     json_object_set_new(root, "publishing", tracks);
     char *text = json_dumps(root, JSON_COMPACT);
@@ -657,7 +676,8 @@ static gboolean on_speaker_tick(gpointer data)
     }
     guint32 id = 0;
     gboolean has = FALSE;
-    if (kumis_speaker_detector_tick(sfu->speakers, now, &id, &has) && sfu->listener.on_active_speaker) {
+    if (kumis_speaker_detector_tick(sfu->speakers, now, &id, &has) &&
+        sfu->listener.on_active_speaker) {
         const char *who = NULL;
         for (guint i = 0; has && who == NULL && i < sfu->peers->len; i++) {
             struct sfu_peer *p = g_ptr_array_index(sfu->peers, i);

@@ -12,6 +12,9 @@ GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
 
 /* BUNDLE + rtcp-mux: everything rides on component 1 of one stream (RFC 8843, RFC 5761). */
 #define TRANSPORT_COMPONENT 1
+/* A DTLS server waits for the peer's ClientHello without any timer of its own: give the whole
+ * handshake this long after ICE connected, then fail (the client's OpenSSL gives up in ~20 s). */
+#define TRANSPORT_DTLS_DEADLINE_S 30
 
 struct kumis_transport {
     gatomicrefcount refs;
@@ -32,6 +35,7 @@ struct kumis_transport {
     struct kumis_dtls *dtls;
     struct kumis_srtp_session *srtp; /* NULL until DTLS gave keys */
     gboolean ice_connected;
+    GSource *dtls_deadline; /* armed while in DTLS */
 
     gint state;           /* enum kumis_transport_state, atomic: written by the worker */
     gint close_requested; /* atomic flag: the teardown is queued */
@@ -135,12 +139,37 @@ static void transport_advance(struct kumis_transport *t, enum kumis_transport_st
         s++;
 }
 
+static void transport_deadline_stop(struct kumis_transport *t)
+{
+    if (t->dtls_deadline == NULL)
+        return;
+    g_source_destroy(t->dtls_deadline);
+    g_clear_pointer(&t->dtls_deadline, g_source_unref);
+}
+
+static gboolean transport_on_dtls_deadline(gpointer data)
+{
+    struct kumis_transport *t = data;
+    g_clear_pointer(&t->dtls_deadline, g_source_unref);
+    GST_WARNING("transport %p: no DTLS handshake within %d s", (void *)t,
+                TRANSPORT_DTLS_DEADLINE_S);
+    transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+    return G_SOURCE_REMOVE;
+}
+
 /* ICE connected and keys in hand: READY; ICE connected only: DTLS under way. */
 static void transport_update_progress(struct kumis_transport *t)
 {
     if (!t->ice_connected)
         return;
     transport_advance(t, t->srtp ? KUMIS_TRANSPORT_READY : KUMIS_TRANSPORT_DTLS);
+    if (g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_DTLS) {
+        transport_deadline_stop(t);
+    } else if (t->dtls_deadline == NULL) {
+        t->dtls_deadline = g_timeout_source_new_seconds(TRANSPORT_DTLS_DEADLINE_S);
+        g_source_set_callback(t->dtls_deadline, transport_on_dtls_deadline, t, NULL);
+        g_source_attach(t->dtls_deadline, kumis_worker_get_context(t->worker));
+    }
 }
 
 /* --- DTLS callbacks (worker thread) ------------------------------------------------------ */
@@ -355,6 +384,7 @@ static gboolean transport_job_teardown(gpointer data)
     struct kumis_transport *t = data;
     if (t->agent == NULL)
         return G_SOURCE_REMOVE;
+    transport_deadline_stop(t);
     kumis_dtls_close(t->dtls); /* close_notify goes out through the agent, so first */
     nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT,
                            kumis_worker_get_context(t->worker), NULL, NULL);
@@ -633,6 +663,10 @@ gboolean kumis_transport_set_remote_fingerprint(struct kumis_transport *transpor
     return TRUE;
 }
 
+/* One packet, one nice_agent_send (one sendmsg). For later: once READY,
+ * nice_agent_get_selected_socket() does return the host candidate's GSocket (checked on
+ * 127.0.0.1), so a batch of packets to one subscriber could go out with
+ * g_socket_send_messages() (sendmmsg) or UDP GSO to the selected pair's remote address. */
 static gboolean transport_send(struct kumis_transport *t, guint8 *buf, gsize len, gsize capacity,
                                gboolean rtcp)
 {

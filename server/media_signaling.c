@@ -103,6 +103,19 @@ void media_handle_quality(struct kumis_server *server, struct sig_conn *conn,
     sig_conn_send(conn, sig_reply_new("ok", msg->id));
 }
 
+/* The participant's own media counters (packets, drops by reason, NACKs, layers). */
+void media_handle_stats(struct kumis_server *server, struct sig_conn *conn, struct session *session,
+                        const struct sig_message *msg)
+{
+    (void)server;
+    if (!media_ready(conn, session, msg))
+        return;
+    g_autofree char *text = sfu_peer_stats_json(session->media);
+    json_t *reply = sig_reply_new("stats", msg->id);
+    json_object_set_new(reply, "media", json_loads(text, 0, NULL));
+    sig_conn_send(conn, reply);
+}
+
 void media_session_start(struct kumis_server *server, struct session *session)
 {
     if (session->media != NULL || server->sfu == NULL)
@@ -148,6 +161,14 @@ static void on_state(void *peer_user, enum sfu_pc pc, const char *state)
     json_object_set_new(msg, "pc", json_string(pc_name(pc)));
     json_object_set_new(msg, "state", json_string(state));
     sig_conn_send(session->conn, msg);
+    /* ICE failed or consent expired (RFC 7675): the browser vanished or its network went.
+     * Close its session so that everyone is told and its tracks leave every subscriber; a
+     * browser that is still there reconnects and joins again. */
+    if (strcmp(state, "failed") == 0) {
+        g_message("media: %s %s connection failed: closing its session",
+                  session->participant ? session->participant->id : "?", pc_name(pc));
+        sig_conn_close(session->conn, 4000, "media connection failed");
+    }
 }
 
 static void on_active_speaker(void *user, const char *participant_id)

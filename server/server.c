@@ -208,6 +208,7 @@ static const struct {
     {"answer", media_handle_answer, FALSE},
     {"candidate", media_handle_candidate, FALSE},
     {"quality", media_handle_quality, FALSE},
+    {"stats", media_handle_stats, FALSE},
 };
 
 static void on_open(struct sig_conn *conn, void *user)

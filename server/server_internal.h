@@ -40,6 +40,8 @@ void media_handle_answer(struct kumis_server *server, struct sig_conn *conn,
                          struct session *session, const struct sig_message *msg);
 void media_handle_candidate(struct kumis_server *server, struct sig_conn *conn,
                             struct session *session, const struct sig_message *msg);
+void media_handle_stats(struct kumis_server *server, struct sig_conn *conn, struct session *session,
+                        const struct sig_message *msg);
 void media_handle_quality(struct kumis_server *server, struct sig_conn *conn,
                           struct session *session, const struct sig_message *msg);
 

@@ -68,6 +68,7 @@ static const struct sig_message_type message_types[] = {
     {"hello", hello_fields}, {"join", join_fields},         {"leave", no_fields},
     {"offer", sdp_fields},   {"answer", sdp_fields},        {"candidate", candidate_fields},
     {"ping", no_fields},     {"admit", participant_fields}, {"quality", quality_fields},
+    {"stats", no_fields},
 };
 
 const struct sig_message_type *sig_message_type_find(const char *name)
