@@ -18,6 +18,8 @@
 #define LAYER_ACTIVE_US         1500000 /* a layer with no packet for this long is paused */
 #define UPSTREAM_REMB_BPS       6000000 /* what we let publishers send (see README: no TWCC) */
 #define DRAIN_BATCH             64
+#define LOSS_CONGESTED          26      /* RR fraction lost (of 256) above ~10 %: too much */
+#define CONGESTION_HOLD_US      8000000 /* after loss, stay below that layer this long */
 
 struct router_worker {
     struct router *router;
@@ -81,6 +83,8 @@ struct router_sink {
     atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
     atomic_ullong bwe_bps;
     atomic_int layer_now;
+    atomic_llong congested_until_us; /* loss reported: hold a lower layer until then */
+    atomic_int congested_layer;
 };
 
 struct router_peer {
@@ -414,9 +418,14 @@ static int sink_target_layer(struct router_sink *sink, gint64 now)
         want = top;
     guint64 bwe = atomic_load(&sink->bwe_bps);
     if (atomic_load(&sink->max_layer) < 0 && bwe > 0) {
-        while (want > 0 && (guint64)atomic_load(&s->layers[want].bitrate) > bwe * 9 / 10)
+        /* A layer fits when it leaves a fifth of the estimate for audio and retransmissions. */
+        while (want > 0 && (guint64)atomic_load(&s->layers[want].bitrate) > bwe * 4 / 5)
             want--;
     }
+    /* Loss-based (as in GCC, draft-ietf-rmcat-gcc §6): sustained loss above ~10 % at a layer
+     * means it does not fit, whatever the delay-based estimate says. */
+    if (atomic_load(&sink->max_layer) < 0 && now < atomic_load(&sink->congested_until_us))
+        want = MIN(want, MAX(atomic_load(&sink->congested_layer) - 1, 0));
     while (want > 0 && !layer_active(s, want, now))
         want--;
     return want;
@@ -498,6 +507,19 @@ static void sink_answer_nack(struct router_sink *sink, const guint16 *seqs, gssi
     }
 }
 
+/* Sink worker: a receiver report block about one of our tracks (RFC 3550 §6.4.1). */
+static void sink_on_report(struct router_sink *sink, const struct kumis_rtcp_report_block *rb)
+{
+    if (rb->fraction_lost < LOSS_CONGESTED || !sink->source->d.video || sink->cur_layer < 0)
+        return;
+    gint64 now = g_get_monotonic_time();
+    /* Lower the ceiling below the layer that lost, once per hold period. */
+    if (now >= atomic_load(&sink->congested_until_us) ||
+        sink->cur_layer < atomic_load(&sink->congested_layer))
+        atomic_store(&sink->congested_layer, sink->cur_layer);
+    atomic_store(&sink->congested_until_us, now + CONGESTION_HOLD_US);
+}
+
 static struct router_sink *peer_sink_by_ssrc(struct router_peer *peer, guint32 ssrc)
 {
     for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
@@ -530,7 +552,24 @@ static void peer_down_rtcp(struct router_peer *peer, const guint8 *data, gsize l
     kumis_rtcp_iter_init(&it, data, len);
     while (kumis_rtcp_iter_next(&it, &p) == 1) {
         struct kumis_rtcp_fb fb;
-        if (p.type == KUMIS_RTCP_RTPFB && p.count == KUMIS_RTCP_RTPFB_NACK) {
+        if (p.type == KUMIS_RTCP_RR || p.type == KUMIS_RTCP_SR) {
+            struct kumis_rtcp_rr rr;
+            struct kumis_rtcp_sr sr;
+            const struct kumis_rtcp_report_block *blocks = NULL;
+            guint n = 0;
+            if (p.type == KUMIS_RTCP_RR && kumis_rtcp_rr_parse(&p, &rr)) {
+                blocks = rr.reports;
+                n = rr.n_reports;
+            } else if (p.type == KUMIS_RTCP_SR && kumis_rtcp_sr_parse(&p, &sr)) {
+                blocks = sr.reports;
+                n = sr.n_reports;
+            }
+            for (guint i = 0; i < n; i++) {
+                struct router_sink *s = peer_sink_by_ssrc(peer, blocks[i].ssrc);
+                if (s)
+                    sink_on_report(s, &blocks[i]);
+            }
+        } else if (p.type == KUMIS_RTCP_RTPFB && p.count == KUMIS_RTCP_RTPFB_NACK) {
             guint16 seqs[128];
             guint32 media_ssrc = 0;
             gssize n = kumis_rtcp_nack_parse(&p, &media_ssrc, seqs, G_N_ELEMENTS(seqs));

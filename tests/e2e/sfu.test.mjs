@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKumisd, launchChromium, sleep, waitFor } from './harness.mjs';
+import { person, inbound, videoOf, audioOf } from './participants.mjs';
 
 const PASSWORD = 'rahasia-moderator';
 let server;
@@ -20,61 +21,12 @@ after(async () => {
   if (server) assert.equal(await server.stop(), 0, 'kumisd exits 0 on SIGTERM');
 });
 
-// Opens a page for one person, connects, joins; media.js does the WebRTC work.
-async function person(name, password) {
-  const page = await browser.newPage();
-  await page.goto(server.url + '/');
-  await page.evaluate(async ({ name, password }) => {
-    const { MediaSession } = await import('/media.js');
-    const ws = new WebSocket(`wss://${location.host}/ws`, 'kumis.v1');
-    window.kt = { messages: [], errors: [], videos: [] };
-    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
-    const send = (m) => ws.send(JSON.stringify(m));
-    window.kt.send = send;
-    window.kt.ms = new MediaSession(send, {
-      onStream: (id, stream) => {
-        const v = document.createElement('video');
-        v.autoplay = true;
-        v.srcObject = stream;
-        document.body.appendChild(v);
-        v.play().catch(() => {});
-      },
-    });
-    ws.onmessage = (e) => {
-      const m = JSON.parse(e.data);
-      window.kt.messages.push(m);
-      if (m.type === 'error') window.kt.errors.push(m);
-      window.kt.ms.handle(m);
-    };
-    send({ type: 'hello', version: 1 });
-    send({ type: 'join', name, institution: 'Lembaga Administrasi Negara', password });
-  }, { name, password });
-  await waitFor(() => page.evaluate(() => window.kt.messages.some((m) => m.type === 'joined')));
-  return page;
-}
-
-// inbound-rtp entries of the down connection, by kind.
-async function inbound(page) {
-  return page.evaluate(async () => {
-    const pc = window.kt.ms.down;
-    if (!pc) return [];
-    const out = [];
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === 'inbound-rtp') out.push({ kind: s.kind, mid: s.mid, frames: s.framesDecoded ?? 0,
-        width: s.frameWidth ?? 0, samples: s.totalSamplesReceived ?? 0, level: s.audioLevel ?? 0,
-        packets: s.packetsReceived, nacks: s.nackCount ?? 0 });
-    });
-    return out;
-  });
-}
-
-const videoOf = (list) => list.filter((s) => s.kind === 'video');
-const audioOf = (list) => list.filter((s) => s.kind === 'audio');
+const join = (name, password) => person(browser, server, name, password);
 
 test('one speaker, three attendees: everyone decodes video at 15 fps or more and hears audio', async () => {
-  const speaker = await person('Pembicara Satu', PASSWORD);
+  const speaker = await join('Pembicara Satu', PASSWORD);
   const attendees = [];
-  for (let i = 1; i <= 3; i++) attendees.push(await person(`Peserta ${i}`));
+  for (let i = 1; i <= 3; i++) attendees.push(await join(`Peserta ${i}`));
   await speaker.evaluate(() => window.kt.ms.publish());
 
   for (const a of attendees) {
@@ -116,7 +68,7 @@ test('one speaker, three attendees: everyone decodes video at 15 fps or more and
   }, 15000);
 
   // A second speaker: everyone sees both.
-  const speaker2 = await person('Pembicara Dua', PASSWORD);
+  const speaker2 = await join('Pembicara Dua', PASSWORD);
   await speaker2.evaluate(() => window.kt.ms.publish());
   for (const p of [...attendees, speaker]) {
     await waitFor(async () => videoOf(await inbound(p)).filter((s) => s.frames > 5).length >= (p === speaker ? 1 : 2), 20000);
