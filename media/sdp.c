@@ -871,12 +871,27 @@ static gboolean str_in(GPtrArray *strings, const char *s)
 
 static struct sdp_media *media_by_mid(const struct sdp_session *s, const char *mid)
 {
-    for (guint i = 0; i < s->media->len; i++) {
+    for (guint i = 0; mid && i < s->media->len; i++) {
         struct sdp_media *m = g_ptr_array_index(s->media, i);
         if (m->mid && strcmp(m->mid, mid) == 0)
             return m;
     }
     return NULL;
+}
+
+const struct sdp_media *sdp_session_find_mid(const struct sdp_session *s, const char *mid)
+{
+    return media_by_mid(s, mid);
+}
+
+guint sdp_media_extmap_id(const struct sdp_media *m, const char *uri)
+{
+    for (guint i = 0; i < m->extmaps->len; i++) {
+        const struct sdp_extmap *e = g_ptr_array_index(m->extmaps, i);
+        if (strcmp(e->uri, uri) == 0)
+            return e->id;
+    }
+    return 0;
 }
 
 /* WebRTC's requirements on every accepted m-line (RFC 8829 §5.8, RFC 8843, RFC 5761). */

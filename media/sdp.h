@@ -22,6 +22,14 @@
 #define SDP_MAX_SSRCS      32    /* distinct a=ssrc per m-line */
 #define SDP_MAX_RIDS       8     /* a=rid per m-line (simulcast layers) */
 
+/* Header extensions kumis negotiates (DESIGN §4); every other one is refused by omission. */
+#define SDP_EXT_MID         "urn:ietf:params:rtp-hdrext:sdes:mid"
+#define SDP_EXT_RID         "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+#define SDP_EXT_RRID        "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+#define SDP_EXT_ABS_SEND    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+#define SDP_EXT_TWCC        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+#define SDP_EXT_AUDIO_LEVEL "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
 #define SDP_ERROR (sdp_error_quark())
 GQuark sdp_error_quark(void);
 
@@ -123,7 +131,7 @@ struct sdp_media {
     guint16 port;
     gboolean rejected;    /* port 0 (RFC 3264 §6) without a=bundle-only */
     gboolean bundle_only; /* a=bundle-only (RFC 8843 §6): port 0 yet part of the BUNDLE */
-    char *mid;         /* (nullable) only when rejected */
+    char *mid;            /* (nullable) only when rejected */
     enum sdp_direction direction;
     gboolean rtcp_mux, rtcp_rsize;
     char *msid_stream, *msid_track; /* (nullable) a=msid (RFC 8830); stream "-" when none */
@@ -159,13 +167,20 @@ struct sdp_session {
 
 /* Parses @len bytes of SDP (offer or answer; need not be NUL-terminated) and checks what
  * WebRTC requires: at most SDP_MAX_BYTES, SDP_MAX_MEDIA m-lines and SDP_MAX_CODECS payload
- * types per m-line; at least one m-line not rejected; on each of those a unique mid, ICE
+ * types per m-line; at least one m-line not rejected (port 0 with a=bundle-only is not
+ * rejected, RFC 8843 §6); on each accepted m-line a unique mid, ICE
  * ufrag/pwd (RFC 8839 syntax), a DTLS fingerprint (RFC 8122), rtcp-mux, and membership in
  * a=group:BUNDLE. Malformed attributes we rely on (rtpmap, fmtp apt, extmap, rid, ssrc,
  * candidate) are errors; attributes we do not use are ignored.
  * Returns: (transfer full) the session, or NULL with @error set in SDP_ERROR, with a message
  * naming the m-line: "m-line 1 (video): missing a=fingerprint". */
 struct sdp_session *sdp_session_parse(const char *text, gsize len, GError **error);
+
+/* Returns: (transfer none) (nullable) the m-line of @session whose a=mid is @mid. */
+const struct sdp_media *sdp_session_find_mid(const struct sdp_session *session, const char *mid);
+
+/* Returns: the id @m maps to the header extension @uri (SDP_EXT_*), or 0 when not negotiated. */
+guint sdp_media_extmap_id(const struct sdp_media *m, const char *uri);
 
 /* Writes @session as SDP text (CRLF line ends) with GstSDPMessage: the session's ICE/DTLS
  * parameters on every m-line not rejected, a=group:BUNDLE with the mids of those m-lines.
@@ -174,7 +189,8 @@ char *sdp_session_write(const struct sdp_session *session);
 
 void sdp_session_free(struct sdp_session *session);
 
-/* Our side of the transport, written into answers and offers. */
+/* Our side of the transport, written into answers and offers. The values are ours and are
+ * written as given (not checked): ufrag 4+ and pwd 22+ ice-chars, an RFC 8122 fingerprint. */
 struct sdp_local {
     const char *ice_ufrag, *ice_pwd;
     const char *fingerprint_alg, *fingerprint; /* "sha-256", "AB:CD:..." */

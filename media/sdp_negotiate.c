@@ -6,16 +6,9 @@
 
 #include <string.h>
 
-/* Header extensions kumis uses (DESIGN §4); every other one is refused by omission from the
- * answer (RFC 8285 §6). */
-#define EXT_AUDIO_LEVEL "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
-#define EXT_ABS_SEND    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
-#define EXT_TWCC        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
-#define EXT_MID         "urn:ietf:params:rtp-hdrext:sdes:mid"
-#define EXT_RID         "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
-#define EXT_RRID        "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
-static const char *const supported_extmaps[] = {EXT_MID,      EXT_RID,  EXT_RRID,
-                                                EXT_ABS_SEND, EXT_TWCC, EXT_AUDIO_LEVEL};
+/* RFC 8285 §6: the extensions we keep in answers; the others are refused by omission. */
+static const char *const supported_extmaps[] = {
+    SDP_EXT_MID, SDP_EXT_RID, SDP_EXT_RRID, SDP_EXT_ABS_SEND, SDP_EXT_TWCC, SDP_EXT_AUDIO_LEVEL};
 static const char *const supported_rtcp_fb[] = {"nack", "nack pli", "ccm fir", "goog-remb",
                                                 "transport-cc"};
 
@@ -375,10 +368,10 @@ gboolean sdp_mline_table_remove(struct sdp_mline_table *t, const char *mid)
 static void extmaps_ours(struct sdp_media *m)
 {
     if (m->kind == SDP_KIND_AUDIO)
-        g_ptr_array_add(m->extmaps, sdp_extmap_new(1, EXT_AUDIO_LEVEL));
-    g_ptr_array_add(m->extmaps, sdp_extmap_new(2, EXT_ABS_SEND));
-    g_ptr_array_add(m->extmaps, sdp_extmap_new(3, EXT_TWCC));
-    g_ptr_array_add(m->extmaps, sdp_extmap_new(4, EXT_MID));
+        g_ptr_array_add(m->extmaps, sdp_extmap_new(1, SDP_EXT_AUDIO_LEVEL));
+    g_ptr_array_add(m->extmaps, sdp_extmap_new(2, SDP_EXT_ABS_SEND));
+    g_ptr_array_add(m->extmaps, sdp_extmap_new(3, SDP_EXT_TWCC));
+    g_ptr_array_add(m->extmaps, sdp_extmap_new(4, SDP_EXT_MID));
 }
 
 static void media_add_track(struct sdp_media *m, const struct sdp_out_track *t)

@@ -12,7 +12,7 @@
 
 #include "server/forum.h"
 #include "server/server_internal.h"
-#include "server/tls_cert.h"
+#include "media/cert.h"
 #include "signaling/ws_server.h"
 
 #ifndef KUMIS_VERSION
@@ -259,6 +259,32 @@ static gboolean state_dir_prepare(const struct kumis_config *config, GError **er
     return TRUE;
 }
 
+/* Makes sure the self-signed HTTPS certificate exists: made on first start, ECDSA P-256,
+ * for localhost and 127.0.0.1, valid ten years (DESIGN §7). Half of a pair is an error: we
+ * never overwrite a key an operator may rely on. */
+static gboolean https_cert_ensure(const char *cert_path, const char *key_path, GError **error)
+{
+    gboolean have_cert = g_file_test(cert_path, G_FILE_TEST_EXISTS);
+    gboolean have_key = g_file_test(key_path, G_FILE_TEST_EXISTS);
+    if (have_cert && have_key)
+        return TRUE;
+    if (have_cert != have_key) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "%s exists but %s does not: restore it, or remove both to make new ones",
+                    have_cert ? cert_path : key_path, have_cert ? key_path : cert_path);
+        return FALSE;
+    }
+    struct kumis_cert *cert = kumis_cert_new_self_signed(
+        "kumis localhost", "DNS:localhost,IP:127.0.0.1,IP:::1", 3650, error);
+    if (cert == NULL)
+        return FALSE;
+    gboolean ok = kumis_cert_write_pem(cert, cert_path, key_path, error);
+    kumis_cert_unref(cert);
+    if (ok)
+        g_message("made a self-signed certificate: %s", cert_path);
+    return ok;
+}
+
 /* The configured moderator password, or the one kept in state_dir (made on first start and
  * printed once, DESIGN §7). Returns: (transfer full) or NULL with @error. */
 static char *moderator_password_load(const struct kumis_config *config, GError **error)
@@ -294,15 +320,12 @@ struct kumis_server *kumis_server_new(const struct kumis_config *config, GMainLo
         server->cert_path = g_strdup(config->certificate);
         server->key_path = g_strdup(config->private_key);
     } else {
-        gboolean created = FALSE;
         server->cert_path = kumis_config_state_path(config, "cert.pem");
         server->key_path = kumis_config_state_path(config, "key.pem");
-        if (!kumis_tls_cert_ensure(server->cert_path, server->key_path, &created, error)) {
+        if (!https_cert_ensure(server->cert_path, server->key_path, error)) {
             kumis_server_free(server);
             return NULL;
         }
-        if (created)
-            g_message("made a self-signed certificate: %s", server->cert_path);
     }
     server->web_root = g_strdup(config->web_root ? config->web_root : KUMIS_DEFAULT_WEB_ROOT);
     server->moderator_password = moderator_password_load(config, error);
