@@ -6,6 +6,7 @@
 
 #include "media/codec_vp8.h"
 #include "media/inbox.h"
+#include "media/layer.h"
 #include "media/packet_cache.h"
 #include "media/rewrite.h"
 #include "media/rtcp.h"
@@ -75,10 +76,12 @@ struct router_sink {
     struct router_source *source;
     struct kumis_transport *down;
     struct router_sink_desc d;
-    struct kumis_rewrite rw;          /* sink worker */
-    struct kumis_packet_cache *cache; /* sink worker; video only */
-    int cur_layer;                    /* sink worker; -1 until the first keyframe */
-    atomic_int max_layer;             /* -1: auto */
+    struct kumis_rewrite rw;            /* sink worker */
+    struct kumis_packet_cache *cache;   /* sink worker; video only */
+    int cur_layer;                      /* sink worker; -1 until the first keyframe */
+    struct kumis_layer_selector layers; /* sink worker: which simulcast layer, and when */
+    gint64 layers_updated_us;           /* sink worker */
+    atomic_int max_layer;               /* -1: auto */
     atomic_bool closed;
     atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
     atomic_ullong bwe_bps;
@@ -407,28 +410,35 @@ static gboolean layer_active(struct router_source *s, int layer, gint64 now)
     return last != 0 && now - last < LAYER_ACTIVE_US;
 }
 
-/* The layer a subscriber should get now: what it asked for, capped by its bandwidth estimate,
- * and only among layers the publisher is sending. */
-static int sink_target_layer(struct router_sink *sink, gint64 now)
+#define LAYER_UPDATE_US 250000 /* re-evaluate a subscriber's layer at most this often */
+
+/* Sink worker: re-evaluates which layer the subscriber should get (layer.c decides, with
+ * hysteresis) from what it asked for, its bandwidth estimate (REMB, shared among its video
+ * tracks) capped after reported loss, and the layers the publisher is sending now. */
+static void sink_update_target(struct router_sink *sink, gint64 now)
 {
     struct router_source *s = sink->source;
-    int top = (int)s->d.n_layers - 1;
-    int want = atomic_load(&sink->max_layer);
-    if (want < 0 || want > top)
-        want = top;
-    guint64 bwe = atomic_load(&sink->bwe_bps);
-    if (atomic_load(&sink->max_layer) < 0 && bwe > 0) {
-        /* A layer fits when it leaves a fifth of the estimate for audio and retransmissions. */
-        while (want > 0 && (guint64)atomic_load(&s->layers[want].bitrate) > bwe * 4 / 5)
-            want--;
+    struct kumis_layer_info info[ROUTER_MAX_LAYERS];
+    for (guint l = 0; l < s->d.n_layers; l++) {
+        info[l].rid = s->layers[l].rid;
+        info[l].active = layer_active(s, (int)l, now);
+        info[l].bitrate_bps = atomic_load(&s->layers[l].bitrate);
     }
+    int max = atomic_load(&sink->max_layer);
+    enum kumis_layer_want want = max < 0    ? KUMIS_LAYER_WANT_AUTO
+                                 : max == 0 ? KUMIS_LAYER_WANT_LOW
+                                            : KUMIS_LAYER_WANT_HIGH;
+    /* Leave a tenth of the estimate for audio and retransmissions. */
+    guint64 estimate = atomic_load(&sink->bwe_bps) * 9 / 10;
     /* Loss-based (as in GCC, draft-ietf-rmcat-gcc §6): sustained loss above ~10 % at a layer
      * means it does not fit, whatever the delay-based estimate says. */
-    if (atomic_load(&sink->max_layer) < 0 && now < atomic_load(&sink->congested_until_us))
-        want = MIN(want, MAX(atomic_load(&sink->congested_layer) - 1, 0));
-    while (want > 0 && !layer_active(s, want, now))
-        want--;
-    return want;
+    int lossy = atomic_load(&sink->congested_layer);
+    if (now < atomic_load(&sink->congested_until_us) && lossy > 0) {
+        guint64 below = info[lossy - 1].bitrate_bps + 1;
+        estimate = estimate ? MIN(estimate, below) : below;
+    }
+    kumis_layer_selector_update(&sink->layers, info, s->d.n_layers, estimate, want, now);
+    sink->layers_updated_us = now;
 }
 
 /* Writes our RTP header for @sink (fixed header, then abs-send-time when negotiated) into
@@ -461,20 +471,20 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
         return;
     gint64 now = g_get_monotonic_time();
     if (sink->source->d.video) {
-        int target = sink_target_layer(sink, now);
-        if (layer != sink->cur_layer || target != sink->cur_layer) {
-            if (layer == target && keyframe && h->payload_len > 0) {
-                if (sink->cur_layer >= 0)
-                    atomic_fetch_add(&sink->switches, 1);
-                sink->cur_layer = target;
-                atomic_store(&sink->layer_now, target);
-            } else if (layer != sink->cur_layer) {
-                source_request_keyframe(sink->source, target);
-                return;
-            } else {
-                source_request_keyframe(sink->source, target); /* keep sending cur meanwhile */
-            }
+        if (now - sink->layers_updated_us > LAYER_UPDATE_US)
+            sink_update_target(sink, now);
+        /* Layers switch on keyframes only (the decoder needs one to start). */
+        if (keyframe && h->payload_len > 0 &&
+            kumis_layer_selector_on_keyframe(&sink->layers, layer)) {
+            if (sink->cur_layer >= 0)
+                atomic_fetch_add(&sink->switches, 1);
+            sink->cur_layer = layer;
+            atomic_store(&sink->layer_now, layer);
         }
+        if (kumis_layer_selector_should_pli(&sink->layers, now))
+            source_request_keyframe(sink->source, kumis_layer_selector_target(&sink->layers));
+        if (layer != sink->cur_layer)
+            return;
     }
 
     guint8 buf[BUF_ROOM];
@@ -943,6 +953,10 @@ struct router_sink *router_sink_new(struct router_peer *peer, struct router_sour
     s->down = kumis_transport_ref(peer->down);
     s->d = *desc;
     s->cur_layer = source->d.video ? -1 : 0;
+    /* Going up needs the estimate 10 % over the next layer for 2 s: receivers' REMB grows
+     * only a little past what they receive (we send no probes yet). */
+    static const struct kumis_layer_config layer_config = {1.1, 2000000, 500000};
+    kumis_layer_selector_init(&s->layers, &layer_config);
     atomic_init(&s->max_layer, -1);
     kumis_rewrite_init(&s->rw, desc->ssrc, source->d.clock_rate,
                        source->d.vp8 ? KUMIS_REWRITE_CODEC_VP8 : KUMIS_REWRITE_CODEC_OTHER);

@@ -4,7 +4,7 @@
 
 const SIMULCAST = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 700_000 },
   { rid: 'f', maxBitrate: 1_500_000 },
 ];
 

@@ -60,9 +60,13 @@ test('5 % loss toward an attendee: NACKs answered, >= 90 % of the frames; 500 kb
 
   // A 500 kbit/s cap on what reaches the attendee: it is moved to a lower simulcast layer.
   // First let it settle on the highest layer again (the bandwidth estimate climbs after loss).
-  const top = (s) => s.receiving.find((r) => r.kind === 'video').layer === 2;
-  await waitFor(async () => top(await serverStats(attendee)), 40000, 'the attendee on the top layer');
+  // Without probing, REMB grows only a little past what a receiver gets, so the top layer may
+  // not come back: a layer above the lowest is enough here.
+  const layerOf = (s) => s.receiving.find((r) => r.kind === 'video').layer;
+  await waitFor(async () => layerOf(await serverStats(attendee)) >= 1, 40000,
+    'the attendee above the lowest layer');
   await sleep(2000);
+  const layerBefore = layerOf(await serverStats(attendee));
   const before = videoOf(await inbound(attendee))[0].width;
   // This kernel has no prio qdisc: HTB with a 500 kbit/s class for the attendee's port, the
   // rest unshaped, and tbf in the class for a bounded queue (TESTING.md).
@@ -76,7 +80,7 @@ test('5 % loss toward an attendee: NACKs answered, >= 90 % of the frames; 500 kb
     'match', 'ip', 'dport', String(port), '0xffff', 'flowid', '1:20']);
   await waitFor(async () => {
     const s = await serverStats(attendee);
-    return s.receiving.find((r) => r.kind === 'video').layer < 2;
+    return layerOf(s) < layerBefore;
   }, 30000, 'kumis moving the attendee to a lower layer');
   await waitFor(async () => videoOf(await inbound(attendee))[0].width < before, 15000,
     'a smaller picture at the attendee');
