@@ -112,6 +112,7 @@ struct fwd {
     guint8 data[];
 };
 
+static void set_unref(struct sink_set *set);
 static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe, const guint8 *data,
                          const struct kumis_rtp_header *h);
 
@@ -131,6 +132,10 @@ static void peer_unref(struct router_peer *p)
         kumis_transport_unref(p->up);
     if (p->down)
         kumis_transport_unref(p->down);
+    if (p->sources)
+        g_ptr_array_unref(p->sources);
+    if (p->sinks)
+        g_ptr_array_unref(p->sinks);
     g_ptr_array_unref(p->sources_ctl);
     g_ptr_array_unref(p->sinks_ctl);
     g_free(p);
@@ -147,8 +152,19 @@ static void source_unref(struct router_source *s)
     if (atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     g_ptr_array_unref(s->sinks_ctl);
+    set_unref(s->set);
     peer_unref(s->peer);
     g_free(s);
+}
+
+static void source_unref_void(void *s)
+{
+    source_unref(s);
+}
+
+static void peer_unref_void(void *p)
+{
+    peer_unref(p);
 }
 
 static struct router_sink *sink_ref(struct router_sink *s)
@@ -268,6 +284,8 @@ struct install {
     void **slot; /* where the worker keeps the snapshot */
     void *value; /* the new snapshot (reference moved in) */
     void (*unref)(void *old);
+    void *owner; /* holds the slot: a reference, so that it outlives the install */
+    void (*owner_unref)(void *owner);
 };
 
 static gboolean install_run(gpointer data)
@@ -286,17 +304,26 @@ static void install_free(gpointer data)
     struct install *in = data;
     if (in->value)
         in->unref(in->value);
+    in->owner_unref(in->owner);
     g_free(in);
 }
 
-static void post_install(struct kumis_worker *w, void **slot, void *value, void (*unref)(void *))
+/* Has @w store @value (a reference) at @slot, a field of @owner (of which a reference is
+ * taken: @owner may be dropped by the control thread before the worker gets to it). */
+static void post_install(struct kumis_worker *w, void *owner, void (*owner_unref)(void *),
+                         void **slot, void *value, void (*unref)(void *))
 {
     struct install *in = g_new0(struct install, 1);
     in->slot = slot;
     in->value = value;
     in->unref = unref;
+    in->owner = owner;
+    in->owner_unref = owner_unref;
     kumis_worker_invoke(w, install_run, in, install_free);
 }
+
+static void source_unref_void(void *s);
+static void peer_unref_void(void *p);
 
 static void ptr_array_unref(void *a)
 {
@@ -330,7 +357,8 @@ static void source_publish_sinks(struct router_source *source)
             g_ptr_array_add(set->groups[g].sinks, sink_ref(sink));
         }
     }
-    post_install(source->peer->rw->worker, (void **)&source->set, set, set_unref_void);
+    post_install(source->peer->rw->worker, source_ref(source), source_unref_void,
+                 (void **)&source->set, set, set_unref_void);
 }
 
 static GPtrArray *snapshot(GPtrArray *ctl, gpointer (*ref)(gpointer), GDestroyNotify unref)
@@ -343,7 +371,7 @@ static GPtrArray *snapshot(GPtrArray *ctl, gpointer (*ref)(gpointer), GDestroyNo
 
 static void peer_publish_sources(struct router_peer *peer)
 {
-    post_install(peer->rw->worker, (void **)&peer->sources,
+    post_install(peer->rw->worker, peer_ref(peer), peer_unref_void, (void **)&peer->sources,
                  snapshot(peer->sources_ctl, (gpointer(*)(gpointer))source_ref,
                           (GDestroyNotify)source_unref),
                  ptr_array_unref);
@@ -352,7 +380,7 @@ static void peer_publish_sources(struct router_peer *peer)
 static void peer_publish_sinks(struct router_peer *peer)
 {
     post_install(
-        peer->rw->worker, (void **)&peer->sinks,
+        peer->rw->worker, peer_ref(peer), peer_unref_void, (void **)&peer->sinks,
         snapshot(peer->sinks_ctl, (gpointer(*)(gpointer))sink_ref, (GDestroyNotify)sink_unref),
         ptr_array_unref);
 }
@@ -590,7 +618,9 @@ static void peer_down_rtcp(struct router_peer *peer, const guint8 *data, gsize l
             if (fb.fmt == KUMIS_RTCP_PSFB_PLI || fb.fmt == KUMIS_RTCP_PSFB_FIR) {
                 guint32 ssrc = fb.media_ssrc;
                 struct kumis_rtcp_fir_entry fir[4];
-                if (fb.fmt == KUMIS_RTCP_PSFB_FIR && kumis_rtcp_fir_parse(&p, NULL, fir, 4) > 0)
+                guint32 fir_sender = 0;
+                if (fb.fmt == KUMIS_RTCP_PSFB_FIR &&
+                    kumis_rtcp_fir_parse(&p, &fir_sender, fir, 4) > 0)
                     ssrc = fir[0].ssrc;
                 struct router_sink *s = peer_sink_by_ssrc(peer, ssrc);
                 if (s) {

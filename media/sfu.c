@@ -35,11 +35,13 @@ struct sfu {
     struct kumis_speaker_detector *speakers;
     guint speaker_timer;
     guint32 next_track_id;
+    guint open_conns; /* transports not yet reported CLOSED */
 };
 
 /* What a transport's callbacks hold: it outlives the peer until the transport is CLOSED. */
 struct sfu_conn {
     gint refs;
+    struct sfu *sfu;
     struct sfu_peer *peer; /* NULL once the peer is gone */
     struct router_peer *rp;
     enum sfu_pc pc;
@@ -120,8 +122,10 @@ static void on_transport_state(struct kumis_transport *t, enum kumis_transport_s
         if (state != NULL && peer->sfu->listener.on_state)
             peer->sfu->listener.on_state(peer->user, c->pc, state);
     }
-    if (to == KUMIS_TRANSPORT_CLOSED)
+    if (to == KUMIS_TRANSPORT_CLOSED) {
+        c->sfu->open_conns--;
         conn_unref(c);
+    }
 }
 
 static void on_local_candidate(struct kumis_transport *t, const char *candidate, void *user)
@@ -152,11 +156,13 @@ static struct sfu_conn *conn_new(struct sfu_peer *peer, enum sfu_pc pc, GError *
     c->refs = 2; /* the peer's, and the transport's until CLOSED */
     c->peer = peer;
     c->pc = pc;
+    c->sfu = sfu;
     c->transport = kumis_transport_new(&config, &transport_events, c, error);
     if (c->transport == NULL) {
         g_free(c);
         return NULL;
     }
+    sfu->open_conns++;
     /* Packets may still arrive after the peer is gone, until CLOSED: hold the router_peer. */
     c->rp = router_peer_ref(peer->rp);
     return c;
@@ -723,13 +729,16 @@ void sfu_free(struct sfu *sfu)
     if (sfu == NULL)
         return;
     while (sfu->peers->len > 0)
-        sfu_peer_free(g_ptr_array_index(sfu->peers, 0));
+        sfu_peer_free(g_ptr_array_steal_index(sfu->peers, sfu->peers->len - 1));
     if (sfu->speaker_timer)
         g_source_remove(sfu->speaker_timer);
-    /* Let the transports' closes run on the workers and their CLOSED events arrive here. */
-    for (int i = 0; i < 50; i++)
-        while (g_main_context_iteration(NULL, FALSE))
-            ;
+    /* Let the transports' closes run on the workers and their CLOSED events arrive here
+     * (bounded: a worker that hangs must not keep the daemon from exiting). */
+    gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+    while (sfu->open_conns > 0 && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+    if (sfu->open_conns > 0)
+        g_warning("sfu: %u transports did not close in time", sfu->open_conns);
     router_free(sfu->router);
     kumis_worker_pool_free(sfu->pool);
     kumis_speaker_detector_free(sfu->speakers);

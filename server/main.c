@@ -1,6 +1,7 @@
 /* kumisd — the kumis forum server: entry point, options, signals. */
 #include <glib-unix.h>
 #include <glib.h>
+#include <gst/gst.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
 
+    /* GStreamer's debug system carries the per-module log categories (GST_DEBUG=kumis-*:6). */
+    gst_init(NULL, NULL);
     struct kumis_config *config = kumis_config_load(config_path, &error);
     if (config == NULL) {
         fprintf(stderr, "kumisd: %s\n", error->message);
