@@ -1,11 +1,14 @@
-/* kumis — codec payload inspection without decoding: the VP8 payload descriptor (RFC 7741
- * §4.2) and keyframe detection for VP8 and H.264 (RFC 6184).
+/* kumis — VP8 payload inspection without decoding: the payload descriptor (RFC 7741 §4.2),
+ * keyframe detection, and in-place picture ID / TL0PICIDX writers.
  *
  * Pure functions on the RTP payload (the bytes after the RTP header): no allocation, no
  * logging, bounds-checked against hostile input. */
 #pragma once
 
 #include <glib.h>
+
+/* Callers that look at either codec (the router) get H.264 too. */
+#include "media/codec_h264.h"
 
 /* What RFC 7741 §4.2 says about one packet, plus whether it starts a keyframe. */
 struct kumis_vp8_descriptor {
@@ -38,8 +41,3 @@ void kumis_vp8_set_picture_id(guint8 *payload, struct kumis_vp8_descriptor *d, g
 
 /* Rewrites TL0PICIDX in place. Does nothing when @d has none. */
 void kumis_vp8_set_tl0picidx(guint8 *payload, struct kumis_vp8_descriptor *d, guint8 tl0picidx);
-
-/* TRUE when @payload (an RFC 6184 payload) carries the start of an IDR picture or a sequence
- * parameter set: a single NAL unit of type 5 or 7, an STAP-A holding one, or the first FU-A
- * fragment of one. Malformed payloads are not keyframes. */
-gboolean kumis_h264_is_keyframe(const guint8 *payload, gsize len);

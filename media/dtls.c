@@ -8,6 +8,7 @@
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC(kumis_dtls_debug);
+#define GST_CAT_DEFAULT kumis_dtls_debug
 
 /* Path MTU we assume: browsers use 1200 (RFC 8261 §5), and it survives tunnels. */
 #define DTLS_LINK_MTU 1200
@@ -203,7 +204,8 @@ static void dtls_timer_stop(struct kumis_dtls *dtls)
     dtls->timer = NULL;
 }
 
-/* Ends the association with @code and @message; NULL message means a clean close_notify. */
+/* Ends the association in @state and tells the owner once; @message NULL means a clean
+ * close_notify, else why it failed. */
 static void dtls_fail(struct kumis_dtls *dtls, enum kumis_dtls_state state, const char *message)
 {
     if (dtls->state == KUMIS_DTLS_STATE_FAILED || dtls->state == KUMIS_DTLS_STATE_CLOSED)

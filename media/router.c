@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "media/codec_h264.h"
 #include "media/codec_vp8.h"
 #include "media/inbox.h"
 #include "media/layer.h"

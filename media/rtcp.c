@@ -491,3 +491,101 @@ gssize kumis_rtcp_build_remb(guint8 *buf, gsize size, guint32 sender_ssrc, guint
         kumis_put_be32(buf + 20 + 4 * i, ssrcs[i]);
     return (gssize)len;
 }
+
+/* Symbol of each packet for the feedback (draft §3.1.1): 0 not received, 1 small delta
+ * (0..255 ticks), 2 large or negative delta (int16 ticks). Fills @delta in 250 µs ticks.
+ * Returns: FALSE when a delta does not fit 16 bits. */
+static gboolean twcc_symbols(const struct kumis_twcc_status *status, gsize n, gint64 ref_us,
+                             guint8 *symbol, gint32 *delta)
+{
+    gint64 prev = ref_us;
+    for (gsize k = 0; k < n; k++) {
+        if (!status[k].received) {
+            symbol[k] = 0;
+            continue;
+        }
+        /* Round to the nearest tick relative to the quantised previous time, so errors do
+         * not accumulate along the feedback. */
+        gint64 diff = status[k].arrival_us - prev;
+        gint64 ticks = diff >= 0 ? (diff + 125) / 250 : -((-diff + 125) / 250);
+        if (ticks < G_MININT16 || ticks > G_MAXINT16)
+            return FALSE;
+        symbol[k] = ticks >= 0 && ticks <= 255 ? 1 : 2;
+        delta[k] = (gint32)ticks;
+        prev += ticks * 250;
+    }
+    return TRUE;
+}
+
+gssize kumis_rtcp_build_twcc(guint8 *buf, gsize size, guint32 sender_ssrc, guint32 media_ssrc,
+                             const struct kumis_twcc_status *status, gsize n, guint8 fb_count)
+{
+    if (n == 0 || n > G_MAXUINT16 || size < RTCP_FB_HEADER_LEN + 8)
+        return -1;
+    gint64 ref_us = 0;
+    for (gsize k = 0; k < n; k++) {
+        if (status[k].received) {
+            /* Reference time: a multiple of 64 ms at or before the first arrival. */
+            ref_us = status[k].arrival_us >= 0 ? status[k].arrival_us / 64000
+                                               : -((-status[k].arrival_us + 63999) / 64000);
+            break;
+        }
+    }
+    gint64 ref = ref_us;
+    ref_us = ref * 64000;
+    g_autofree guint8 *symbol = g_new(guint8, n);
+    g_autofree gint32 *delta = g_new(gint32, n);
+    if (!twcc_symbols(status, n, ref_us, symbol, delta))
+        return -1;
+
+    gsize i = RTCP_FB_HEADER_LEN + 8;
+    for (gsize k = 0; k < n;) {
+        gsize run = 1;
+        while (k + run < n && symbol[k + run] == symbol[k] && run < 0x1FFF)
+            run++;
+        if (size - i < 2)
+            return -1;
+        if (run >= 7) {
+            /* Run length chunk: |0|S(2)|length(13)| */
+            kumis_put_be16(buf + i, (guint16)((symbol[k] << 13) | run));
+            k += run;
+        } else {
+            /* Status vector chunk with seven 2-bit symbols: |1|1|s0|s1|...|s6| */
+            guint16 chunk = 0xC000;
+            for (guint s = 0; s < 7 && k < n; s++, k++)
+                chunk |= (guint16)(symbol[k] << (12 - 2 * s));
+            kumis_put_be16(buf + i, chunk);
+        }
+        i += 2;
+    }
+    for (gsize k = 0; k < n; k++) {
+        if (symbol[k] == 1) {
+            if (size - i < 1)
+                return -1;
+            buf[i++] = (guint8)delta[k];
+        } else if (symbol[k] == 2) {
+            if (size - i < 2)
+                return -1;
+            kumis_put_be16(buf + i, (guint16)(gint16)delta[k]);
+            i += 2;
+        }
+    }
+    gsize pad = (4 - i % 4) % 4;
+    if (size - i < pad || i + pad > 4 * 65536)
+        return -1;
+    if (pad > 0) {
+        memset(buf + i, 0, pad);
+        buf[i + pad - 1] = (guint8)pad;
+    }
+    gsize len = i + pad;
+    header_write(buf, KUMIS_RTCP_RTPFB_TWCC, KUMIS_RTCP_RTPFB, len);
+    if (pad > 0)
+        buf[0] |= 0x20;
+    kumis_put_be32(buf + 4, sender_ssrc);
+    kumis_put_be32(buf + 8, media_ssrc);
+    kumis_put_be16(buf + 12, status[0].seq);
+    kumis_put_be16(buf + 14, (guint16)n);
+    kumis_put_be24(buf + 16, (guint32)ref & 0xFFFFFF);
+    buf[19] = fb_count;
+    return (gssize)len;
+}

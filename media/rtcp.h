@@ -183,6 +183,14 @@ gssize kumis_rtcp_build_pli(guint8 *buf, gsize size, guint32 sender_ssrc, guint3
 /* One FCI entry for @media_ssrc; RFC 5104 §4.3.1.1: the header's media SSRC is 0. */
 gssize kumis_rtcp_build_fir(guint8 *buf, gsize size, guint32 sender_ssrc, guint32 media_ssrc,
                             guint8 seq_nr);
+/* Transport-wide CC feedback for @n packets (@status[i].seq must be base + i, the first with
+ * received set defines the reference time; arrival_us on one monotonic clock, in order of
+ * seq not required). Arrival times are quantised to 250 µs as the draft says; a delta that
+ * does not fit 16 bits (more than ~8 s between two packets) makes the build fail (-1): send
+ * two feedback packets then. Padding uses the P bit (RFC 3550 §6.4.1), so this must be the
+ * last packet of a compound packet when its length is not a multiple of 4 before padding. */
+gssize kumis_rtcp_build_twcc(guint8 *buf, gsize size, guint32 sender_ssrc, guint32 media_ssrc,
+                             const struct kumis_twcc_status *status, gsize n, guint8 fb_count);
 /* @bitrate_bps is rounded down to 18 bits of mantissa; at most 255 @ssrcs. */
 gssize kumis_rtcp_build_remb(guint8 *buf, gsize size, guint32 sender_ssrc, guint64 bitrate_bps,
                              const guint32 *ssrcs, gsize n_ssrcs);

@@ -22,7 +22,6 @@ struct kumis_transport {
     struct kumis_cert *cert;
     const struct kumis_transport_listener *listener;
     void *user_data;
-    enum kumis_dtls_role dtls_role;
     char *local_ufrag;
     char *local_pwd;
     /* The same agent, referenced until the final free, so candidate parsing on the control
@@ -378,6 +377,22 @@ static gboolean transport_job_gather(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void transport_log_stats(struct kumis_transport *t)
+{
+    const struct kumis_transport_stats *st = &t->stats;
+    GST_INFO("transport %p: closing; in %" G_GUINT64_FORMAT " (rtp %" G_GUINT64_FORMAT
+             ", rtcp %" G_GUINT64_FORMAT ", dtls %" G_GUINT64_FORMAT "), out %" G_GUINT64_FORMAT
+             " (rtp %" G_GUINT64_FORMAT ", rtcp %" G_GUINT64_FORMAT ")",
+             (void *)t, st->packets_in, st->rtp_in, st->rtcp_in, st->dtls_in, st->packets_out,
+             st->rtp_out, st->rtcp_out);
+    GST_INFO("transport %p: dropped: unknown %" G_GUINT64_FORMAT ", dtls %" G_GUINT64_FORMAT
+             ", not ready %" G_GUINT64_FORMAT ", srtp %" G_GUINT64_FORMAT
+             ", short %" G_GUINT64_FORMAT "; send not ready %" G_GUINT64_FORMAT
+             ", send failed %" G_GUINT64_FORMAT,
+             (void *)t, st->dropped_unknown, st->dropped_dtls, st->dropped_not_ready,
+             st->dropped_srtp, st->dropped_short, st->send_not_ready, st->send_failed);
+}
+
 /* Worker thread: releases the agent, DTLS and SRTP; the memory goes with the last reference. */
 static gboolean transport_job_teardown(gpointer data)
 {
@@ -385,6 +400,7 @@ static gboolean transport_job_teardown(gpointer data)
     if (t->agent == NULL)
         return G_SOURCE_REMOVE;
     transport_deadline_stop(t);
+    transport_log_stats(t);
     kumis_dtls_close(t->dtls); /* close_notify goes out through the agent, so first */
     nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT,
                            kumis_worker_get_context(t->worker), NULL, NULL);
@@ -463,7 +479,6 @@ struct kumis_transport *kumis_transport_new(const struct kumis_transport_config 
     t->cert = kumis_cert_ref(config->cert);
     t->listener = listener;
     t->user_data = user_data;
-    t->dtls_role = config->dtls_role;
     t->agent = transport_agent_new(t, config, error);
     if (t->agent)
         t->dtls = kumis_dtls_new(config->cert, config->dtls_role,
@@ -670,8 +685,11 @@ gboolean kumis_transport_set_remote_fingerprint(struct kumis_transport *transpor
 static gboolean transport_send(struct kumis_transport *t, guint8 *buf, gsize len, gsize capacity,
                                gboolean rtcp)
 {
-    if (g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_READY || t->srtp == NULL ||
-        !(rtcp ? kumis_srtp_session_protect_rtcp(t->srtp, buf, &len, capacity)
+    if (g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_READY || t->srtp == NULL) {
+        STAT_ADD(t, send_not_ready, 1);
+        return FALSE;
+    }
+    if (!(rtcp ? kumis_srtp_session_protect_rtcp(t->srtp, buf, &len, capacity)
                : kumis_srtp_session_protect_rtp(t->srtp, buf, &len, capacity)) ||
         nice_agent_send(t->agent, t->stream_id, TRANSPORT_COMPONENT, len, (const gchar *)buf) !=
             (gint)len) {
@@ -723,6 +741,7 @@ void kumis_transport_get_stats(const struct kumis_transport *transport,
     LOAD(dropped_not_ready);
     LOAD(dropped_srtp);
     LOAD(dropped_short);
+    LOAD(send_not_ready);
     LOAD(send_failed);
     LOAD(profile);
 #undef LOAD

@@ -62,7 +62,8 @@ struct kumis_transport_stats {
     guint64 dropped_not_ready;       /* SRTP/SRTCP before the keys (or after close) */
     guint64 dropped_srtp;            /* SRTP/SRTCP authentication or replay failure */
     guint64 dropped_short;           /* too short to be RTP or RTCP */
-    guint64 send_failed;             /* send while not READY, protect failed or the send failed */
+    guint64 send_not_ready;          /* send before READY or after the end: nothing sent */
+    guint64 send_failed;             /* protect refused the packet, or libnice did not send */
     enum kumis_srtp_profile profile; /* negotiated SRTP profile once READY */
 };
 
@@ -115,10 +116,11 @@ gboolean kumis_transport_set_remote_fingerprint(struct kumis_transport *transpor
                                                 const char *hash_function, const char *fingerprint,
                                                 GError **error);
 
-/* Protects the plaintext RTP packet in @buf (*@len bytes, @capacity bytes of room, which must
+/* Protects the plaintext RTP packet in @buf (@len bytes, @capacity bytes of room, which must
  * leave KUMIS_SRTP_MAX_OVERHEAD) in place and sends it on the selected pair. Worker thread
- * only (the transport's worker). Returns: FALSE (counted in send_failed) when not READY, the
- * packet is malformed or the send fails; @buf is then unspecified. */
+ * only (the transport's worker). Returns: FALSE when not READY (counted in send_not_ready,
+ * @buf untouched), or when the packet is malformed, too big for @capacity or the send fails
+ * (counted in send_failed; @buf is then unspecified). */
 gboolean kumis_transport_send_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                   gsize capacity);
 

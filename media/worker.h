@@ -15,9 +15,11 @@ struct kumis_worker;
 struct kumis_worker_pool *kumis_worker_pool_new(guint n_workers, GMainContext *control,
                                                 GError **error);
 
-/* Stops every worker loop and joins the threads; work still queued is dropped (its destroy
- * notify runs). Close every transport first and let the closes run: a transport's teardown runs
- * on its worker. Call from the control thread. NULL is ignored. */
+/* Stops every worker loop and joins the threads. Work queued before this call still runs (the
+ * stop is queued behind it), so transports closed before it are torn down cleanly; their CLOSED
+ * events then wait on the control context. A transport still open leaks its agent: close them
+ * all first. Work queued later is dropped (its destroy notify runs). Control thread; NULL is
+ * ignored. */
 void kumis_worker_pool_free(struct kumis_worker_pool *pool);
 
 guint kumis_worker_pool_get_size(const struct kumis_worker_pool *pool);
@@ -26,7 +28,8 @@ guint kumis_worker_pool_get_size(const struct kumis_worker_pool *pool);
 struct kumis_worker *kumis_worker_pool_get(struct kumis_worker_pool *pool, guint index);
 
 /* Returns: (transfer none) the worker with the fewest transports (the lowest index on a tie).
- * The caller accounts the new load with kumis_worker_load_add(). Never fails. */
+ * kumis_transport_new() adds its own load; other users call kumis_worker_load_add(). Never
+ * fails. */
 struct kumis_worker *kumis_worker_pool_pick(struct kumis_worker_pool *pool);
 
 /* Adjusts the number of transports @worker carries (any thread, atomic). */
