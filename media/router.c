@@ -88,6 +88,7 @@ struct router_sink {
     atomic_ullong bwe_bps;
     atomic_int layer_now;
     atomic_llong congested_until_us; /* loss reported: hold a lower layer until then */
+    atomic_llong delay_until_us;     /* REMB fell (delay-based overuse): obey it until then */
     atomic_int congested_layer;
 };
 
@@ -457,8 +458,12 @@ static void sink_update_target(struct router_sink *sink, gint64 now)
     enum kumis_layer_want want = max < 0    ? KUMIS_LAYER_WANT_AUTO
                                  : max == 0 ? KUMIS_LAYER_WANT_LOW
                                             : KUMIS_LAYER_WANT_HIGH;
-    /* Leave a tenth of the estimate for audio and retransmissions. */
-    guint64 estimate = atomic_load(&sink->bwe_bps) * 9 / 10;
+    /* Receivers' REMB (draft-alvestrand-rmcat-remb) grows only a little past what they receive
+     * and we send no probes yet, so a flat or rising REMB says nothing about the next layer:
+     * it limits the choice only after it fell, which is the receiver seeing queues grow
+     * (overuse, draft-ietf-rmcat-gcc §5). Then leave a tenth for audio and retransmissions. */
+    guint64 estimate =
+        now < atomic_load(&sink->delay_until_us) ? atomic_load(&sink->bwe_bps) * 9 / 10 : 0;
     /* Loss-based (as in GCC, draft-ietf-rmcat-gcc §6): sustained loss above ~10 % at a layer
      * means it does not fit, whatever the delay-based estimate says. */
     int lossy = atomic_load(&sink->congested_layer);
@@ -578,8 +583,12 @@ static void peer_apply_remb(struct router_peer *peer, guint64 bps)
         videos += ((struct router_sink *)g_ptr_array_index(peer->sinks, i))->source->d.video;
     for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
         struct router_sink *s = g_ptr_array_index(peer->sinks, i);
-        if (s->source->d.video)
-            atomic_store(&s->bwe_bps, bps / MAX(videos, 1));
+        if (s->source->d.video) {
+            guint64 share = bps / MAX(videos, 1);
+            guint64 before = atomic_exchange(&s->bwe_bps, share);
+            if (share < before * 9 / 10)
+                atomic_store(&s->delay_until_us, g_get_monotonic_time() + CONGESTION_HOLD_US);
+        }
     }
 }
 
@@ -639,8 +648,21 @@ static void peer_down_rtcp(struct router_peer *peer, const guint8 *data, gsize l
 
 /* Publisher side -------------------------------------------------------------------------- */
 
+/* TRUE when exactly one source of the bundle uses @pt: the payload type then names the
+ * m-line (RFC 8843 §9.2), for senders that announce neither a=ssrc nor the mid extension. */
+static gboolean pt_unique(GPtrArray *sources, int pt)
+{
+    guint n = 0;
+    for (guint i = 0; i < sources->len; i++) {
+        const struct router_source *s = g_ptr_array_index(sources, i);
+        n += s->d.pt == pt || s->d.rtx_pt == pt;
+    }
+    return n == 1;
+}
+
 /* Finds the source and layer of a publisher's packet: by SSRC once learned, else by the mid
- * and rid header extensions (RFC 8843 §15, RFC 8852), else by the SSRCs of the SDP. */
+ * and rid header extensions (RFC 8843 §15, RFC 8852), else by the SSRCs of the SDP, else by a
+ * payload type only one track uses. */
 static struct router_source *peer_match_source(struct router_peer *peer, const guint8 *data,
                                                const struct kumis_rtp_header *h, int *layer)
 {
@@ -662,7 +684,7 @@ static struct router_source *peer_match_source(struct router_peer *peer, const g
         if (s->d.ext_mid && (kumis_rtp_ext_string(data, h, s->d.ext_mid, mid, sizeof mid) < 0 ||
                              strcmp(mid, s->mid) != 0))
             continue;
-        if (!s->d.ext_mid && s->d.ssrcs[0] == 0)
+        if (!s->d.ext_mid && s->d.ssrcs[0] == 0 && !pt_unique(sources, h->payload_type))
             continue;
         gboolean has_rid =
             s->d.ext_rid && kumis_rtp_ext_string(data, h, s->d.ext_rid, rid, sizeof rid) > 0;
@@ -984,9 +1006,8 @@ struct router_sink *router_sink_new(struct router_peer *peer, struct router_sour
     s->down = kumis_transport_ref(peer->down);
     s->d = *desc;
     s->cur_layer = source->d.video ? -1 : 0;
-    /* Going up needs the estimate 10 % over the next layer for 2 s: receivers' REMB grows
-     * only a little past what they receive (we send no probes yet). */
-    static const struct kumis_layer_config layer_config = {1.1, 2000000, 500000};
+    /* Up one layer after 5 s without congestion (see sink_update_target). */
+    static const struct kumis_layer_config layer_config = {1.1, 5000000, 500000};
     kumis_layer_selector_init(&s->layers, &layer_config);
     atomic_init(&s->max_layer, -1);
     kumis_rewrite_init(&s->rw, desc->ssrc, source->d.clock_rate,

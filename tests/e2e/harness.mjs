@@ -56,7 +56,10 @@ export async function startKumisd(groups = {}) {
     log: () => output,
     async stop() {
       proc.kill('SIGTERM');
-      const code = await Promise.race([exited, sleep(10000).then(() => 'timeout')]);
+      let timer;
+      const timeout = new Promise((r) => { timer = setTimeout(() => r('timeout'), 10000); });
+      const code = await Promise.race([exited, timeout]);
+      clearTimeout(timer);
       if (code !== 0) console.error(output);
       fs.rmSync(dir, { recursive: true, force: true });
       return code;

@@ -1,0 +1,1 @@
+"""kumis benchmark harness: load generator control, SDP, server drivers, measurement."""
