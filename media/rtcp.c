@@ -536,7 +536,7 @@ gssize kumis_rtcp_build_twcc(guint8 *buf, gsize size, guint32 sender_ssrc, guint
     g_autofree guint8 *symbol = g_new(guint8, n);
     g_autofree gint32 *delta = g_new(gint32, n);
     if (!twcc_symbols(status, n, ref_us, symbol, delta))
-        return -1;
+        return -1; // NOLINT(clang-analyzer-unix.Malloc): g_autofree frees symbol and delta
 
     gsize i = RTCP_FB_HEADER_LEN + 8;
     for (gsize k = 0; k < n;) {

@@ -98,7 +98,7 @@ static void test_rtp_stats_loss_and_wrap(void)
     g_assert_cmpuint(s.received, ==, 11);
     g_assert_cmpuint(s.gaps, ==, 1);
     g_assert_cmpuint(s.max_gap_us, ==, 500);
-    rtp_stream_stats_update(&s, (uint16_t)65541, t += 1); /* late: no new gap */
+    rtp_stream_stats_update(&s, (uint16_t)65541, t + 1); /* late: no new gap */
     g_assert_cmpuint(rtp_stream_stats_expected(&s), ==, 16);
     g_assert_cmpuint(s.gaps, ==, 1);
 }

@@ -83,7 +83,7 @@ static void on_local_candidate(struct kumis_transport *t, const char *candidate,
     s->candidates++;
     g_ptr_array_add(s->gathered_candidates, g_strdup(candidate));
     g_auto(GStrv) fields = g_strsplit(candidate, " ", 8);
-    s->port = (guint16)atoi(fields[5]);
+    s->port = (guint16)g_ascii_strtoull(fields[5], NULL, 10);
     g_assert_cmpuint(s->port, >=, 20000); /* the configured range */
     g_assert_cmpuint(s->port, <=, 40000);
     if (s->forward_candidates && s->peer) {

@@ -103,7 +103,7 @@ static json_t *cmd_create(struct loadgen *lg, json_t *req)
         return fail("create: cannot open a UDP socket");
     if (lg->n_peers == lg->cap_peers) {
         size_t cap = lg->cap_peers ? 2 * lg->cap_peers : 64;
-        struct peer **bigger = realloc(lg->peers, cap * sizeof *bigger);
+        struct peer **bigger = realloc(lg->peers, cap * sizeof(struct peer *));
         if (bigger == NULL) {
             peer_free(p);
             return fail("create: out of memory");
