@@ -64,12 +64,9 @@ static void sender_keyframe_jump(struct peer_sender *s, uint64_t now_us)
     if (fx->packets[i].keyframe_start)
         return;
     uint64_t out_time = s->loop_ts + fx->packets[i].ts_rel;
-    uint64_t loop_ts = s->loop_ts;
     for (size_t k = i + 1;; k++) {
-        if (k == fx->count) {
+        if (k == fx->count)
             k = 0;
-            loop_ts += fx->loop_ts;
-        }
         if (k == i)
             return; /* no keyframe at all */
         if (fx->packets[k].keyframe_start) {
