@@ -1,5 +1,7 @@
-/* kumis — the routing table and the packet path (see router.h for the threading rules). */
+/* kumis — the routing table and the packet path (see router.h for the threading rules). RTCP
+ * (answers to subscribers' feedback, the reports sent every second) is in router_rtcp.c. */
 #include "media/router.h"
+#include "media/router_internal.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -13,22 +15,10 @@
 #include "media/rtcp.h"
 #include "media/rtp.h"
 
-#define PACKET_MAX              1500
-#define BUF_ROOM                (PACKET_MAX + 64) /* room for our header extension and the SRTP tag */
 #define SINK_CACHE_SLOTS        256     /* sent video packets kept per subscriber for NACKs */
 #define KEYFRAME_REQUEST_GAP_US 300000  /* at most ~3 PLIs a second per layer (throttle) */
 #define LAYER_ACTIVE_US         1500000 /* a layer with no packet for this long is paused */
-#define UPSTREAM_REMB_BPS       6000000 /* what we let publishers send (see README: no TWCC) */
 #define DRAIN_BATCH             64
-#define LOSS_CONGESTED          26      /* RR fraction lost (of 256) above ~10 %: too much */
-#define CONGESTION_HOLD_US      8000000 /* after loss, stay below that layer this long */
-
-struct router_worker {
-    struct router *router;
-    struct kumis_worker *worker;
-    struct inbox inbox;
-    GSource *drain;
-};
 
 struct router {
     struct kumis_worker_pool *pool;
@@ -46,61 +36,6 @@ struct sink_set {
     atomic_int refs;
     guint n_groups;
     struct sink_group groups[];
-};
-
-struct layer {
-    char rid[16];
-    atomic_uint ssrc;             /* 0 until known */
-    guint64 window_bytes;         /* worker */
-    atomic_uint bitrate;          /* bits/s over the last second */
-    atomic_llong last_packet_us;  /* monotonic */
-    gint64 last_keyframe_request; /* worker */
-};
-
-struct router_source {
-    atomic_int refs;
-    struct router_peer *peer; /* the publisher (reference) */
-    struct router_source_desc d;
-    char publisher_id[32];
-    char mid[32];
-    struct layer layers[ROUTER_MAX_LAYERS];
-    struct sink_set *set; /* the source's worker only */
-    atomic_bool closed;
-    atomic_ullong packets_in, bytes_in, dropped_unknown;
-    atomic_int audio_level;
-    GPtrArray *sinks_ctl; /* control thread: struct router_sink* (borrowed) */
-};
-
-struct router_sink {
-    atomic_int refs;
-    struct router_peer *peer; /* the subscriber (reference) */
-    struct router_source *source;
-    struct kumis_transport *down;
-    struct router_sink_desc d;
-    struct kumis_rewrite rw;            /* sink worker */
-    struct kumis_packet_cache *cache;   /* sink worker; video only */
-    int cur_layer;                      /* sink worker; -1 until the first keyframe */
-    struct kumis_layer_selector layers; /* sink worker: which simulcast layer, and when */
-    gint64 layers_updated_us;           /* sink worker */
-    atomic_int max_layer;               /* -1: auto */
-    atomic_bool closed;
-    atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
-    atomic_ullong bwe_bps;
-    atomic_int layer_now;
-    atomic_llong congested_until_us; /* loss reported: hold a lower layer until then */
-    atomic_llong delay_until_us;     /* REMB fell (delay-based overuse): obey it until then */
-    atomic_int congested_layer;
-};
-
-struct router_peer {
-    atomic_int refs;
-    struct router *router;
-    struct router_worker *rw;
-    struct kumis_transport *up, *down;  /* control thread sets; references */
-    GPtrArray *sources_ctl, *sinks_ctl; /* control thread, borrowed */
-    GPtrArray *sources, *sinks;         /* worker snapshots (references) */
-    GSource *timer;                     /* worker: RTCP every second */
-    guint32 rtcp_ssrc;                  /* our SSRC as RTCP sender towards this peer */
 };
 
 /* A packet handed to another worker: one per destination worker. */
@@ -422,7 +357,7 @@ static void keyframe_request_free(gpointer data)
 }
 
 /* Any thread. */
-static void source_request_keyframe(struct router_source *s, int layer)
+void router_source_request_keyframe(struct router_source *s, int layer)
 {
     if (!s->d.video)
         return;
@@ -516,7 +451,8 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
             atomic_store(&sink->layer_now, layer);
         }
         if (kumis_layer_selector_should_pli(&sink->layers, now))
-            source_request_keyframe(sink->source, kumis_layer_selector_target(&sink->layers));
+            router_source_request_keyframe(sink->source,
+                                           kumis_layer_selector_target(&sink->layers));
         if (layer != sink->cur_layer)
             return;
     }
@@ -536,113 +472,6 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
     if (kumis_transport_send_rtp(sink->down, buf, len, sizeof buf)) {
         atomic_fetch_add_explicit(&sink->packets_out, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sink->bytes_out, len, memory_order_relaxed);
-    }
-}
-
-/* Sink worker: answers a NACK from the packets this subscriber was sent (RFC 4585 §6.2.1). */
-static void sink_answer_nack(struct router_sink *sink, const guint16 *seqs, gssize n)
-{
-    atomic_fetch_add(&sink->nacks_in, 1);
-    for (gssize i = 0; sink->cache && i < n; i++) {
-        guint8 buf[BUF_ROOM];
-        gssize len = kumis_packet_cache_copy(sink->cache, seqs[i], buf, PACKET_MAX);
-        if (len > 0 && kumis_transport_send_rtp(sink->down, buf, (gsize)len, sizeof buf))
-            atomic_fetch_add(&sink->retransmitted, 1);
-    }
-}
-
-/* Sink worker: a receiver report block about one of our tracks (RFC 3550 §6.4.1). */
-static void sink_on_report(struct router_sink *sink, const struct kumis_rtcp_report_block *rb)
-{
-    if (rb->fraction_lost < LOSS_CONGESTED || !sink->source->d.video || sink->cur_layer < 0)
-        return;
-    gint64 now = g_get_monotonic_time();
-    /* Lower the ceiling below the layer that lost, once per hold period. */
-    if (now >= atomic_load(&sink->congested_until_us) ||
-        sink->cur_layer < atomic_load(&sink->congested_layer))
-        atomic_store(&sink->congested_layer, sink->cur_layer);
-    atomic_store(&sink->congested_until_us, now + CONGESTION_HOLD_US);
-}
-
-static struct router_sink *peer_sink_by_ssrc(struct router_peer *peer, guint32 ssrc)
-{
-    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
-        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
-        if (s->d.ssrc == ssrc)
-            return s;
-    }
-    return NULL;
-}
-
-/* REMB (draft-alvestrand-rmcat-remb) is for the whole down connection: share it among the
- * video tracks. */
-static void peer_apply_remb(struct router_peer *peer, guint64 bps)
-{
-    guint videos = 0;
-    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++)
-        videos += ((struct router_sink *)g_ptr_array_index(peer->sinks, i))->source->d.video;
-    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
-        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
-        if (s->source->d.video) {
-            guint64 share = bps / MAX(videos, 1);
-            guint64 before = atomic_exchange(&s->bwe_bps, share);
-            if (share < before * 9 / 10)
-                atomic_store(&s->delay_until_us, g_get_monotonic_time() + CONGESTION_HOLD_US);
-        }
-    }
-}
-
-/* Sink worker: RTCP from a subscriber's down connection. */
-static void peer_down_rtcp(struct router_peer *peer, const guint8 *data, gsize len)
-{
-    struct kumis_rtcp_iter it;
-    struct kumis_rtcp_packet p;
-    kumis_rtcp_iter_init(&it, data, len);
-    while (kumis_rtcp_iter_next(&it, &p) == 1) {
-        struct kumis_rtcp_fb fb;
-        if (p.type == KUMIS_RTCP_RR || p.type == KUMIS_RTCP_SR) {
-            struct kumis_rtcp_rr rr;
-            struct kumis_rtcp_sr sr;
-            const struct kumis_rtcp_report_block *blocks = NULL;
-            guint n = 0;
-            if (p.type == KUMIS_RTCP_RR && kumis_rtcp_rr_parse(&p, &rr)) {
-                blocks = rr.reports;
-                n = rr.n_reports;
-            } else if (p.type == KUMIS_RTCP_SR && kumis_rtcp_sr_parse(&p, &sr)) {
-                blocks = sr.reports;
-                n = sr.n_reports;
-            }
-            for (guint i = 0; i < n; i++) {
-                struct router_sink *s = peer_sink_by_ssrc(peer, blocks[i].ssrc);
-                if (s)
-                    sink_on_report(s, &blocks[i]);
-            }
-        } else if (p.type == KUMIS_RTCP_RTPFB && p.count == KUMIS_RTCP_RTPFB_NACK) {
-            guint16 seqs[128];
-            guint32 media_ssrc = 0;
-            gssize n = kumis_rtcp_nack_parse(&p, &media_ssrc, seqs, G_N_ELEMENTS(seqs));
-            struct router_sink *s = n > 0 ? peer_sink_by_ssrc(peer, media_ssrc) : NULL;
-            if (s)
-                sink_answer_nack(s, seqs, n);
-        } else if (p.type == KUMIS_RTCP_PSFB && kumis_rtcp_fb_parse(&p, &fb)) {
-            if (fb.fmt == KUMIS_RTCP_PSFB_PLI || fb.fmt == KUMIS_RTCP_PSFB_FIR) {
-                guint32 ssrc = fb.media_ssrc;
-                struct kumis_rtcp_fir_entry fir[4];
-                guint32 fir_sender = 0;
-                if (fb.fmt == KUMIS_RTCP_PSFB_FIR &&
-                    kumis_rtcp_fir_parse(&p, &fir_sender, fir, 4) > 0)
-                    ssrc = fir[0].ssrc;
-                struct router_sink *s = peer_sink_by_ssrc(peer, ssrc);
-                if (s) {
-                    atomic_fetch_add(&s->plis_in, 1);
-                    source_request_keyframe(s->source, MAX(s->cur_layer, 0));
-                }
-            } else if (fb.fmt == KUMIS_RTCP_PSFB_AFB) {
-                struct kumis_rtcp_remb remb;
-                if (kumis_rtcp_remb_parse(&p, &remb))
-                    peer_apply_remb(peer, remb.bitrate_bps);
-            }
-        }
     }
 }
 
@@ -783,94 +612,6 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
     source_fan_out(s, layer, data, len, &h);
 }
 
-void router_peer_on_rtcp(struct router_peer *peer, struct kumis_transport *t, guint8 *data,
-                         gsize len)
-{
-    if (t == peer->down)
-        peer_down_rtcp(peer, data, len);
-    /* From publishers we take nothing yet: their SRs are for lip sync, which our own SRs
-     * approximate (README, "what is not done yet"). */
-}
-
-/* RTCP every second ---------------------------------------------------------------------- */
-
-static void ntp_now(guint32 *sec, guint32 *frac)
-{
-    /* RFC 3550 §4: NTP time, seconds since 1900. */
-    gint64 us = g_get_real_time();
-    *sec = (guint32)(us / G_USEC_PER_SEC + 2208988800LL);
-    *frac = (guint32)(((guint64)(us % G_USEC_PER_SEC) << 32) / G_USEC_PER_SEC);
-}
-
-/* Towards a publisher: a receiver report and REMB for its layers, so its bandwidth estimation
- * lets all simulcast layers through (we negotiate REMB, not transport-cc, upstream). */
-static void peer_rtcp_up(struct router_peer *peer)
-{
-    guint32 ssrcs[16];
-    gsize n = 0;
-    for (guint i = 0; peer->sources && i < peer->sources->len; i++) {
-        struct router_source *s = g_ptr_array_index(peer->sources, i);
-        for (guint l = 0; l < s->d.n_layers && n < G_N_ELEMENTS(ssrcs); l++) {
-            struct layer *ly = &s->layers[l];
-            atomic_store(&ly->bitrate, (guint)MIN(ly->window_bytes * 8, G_MAXUINT));
-            ly->window_bytes = 0;
-            guint32 ssrc = atomic_load(&ly->ssrc);
-            if (ssrc && s->d.video)
-                ssrcs[n++] = ssrc;
-        }
-    }
-    if (peer->up == NULL || kumis_transport_get_state(peer->up) != KUMIS_TRANSPORT_READY)
-        return;
-    guint8 buf[512];
-    struct kumis_rtcp_rr rr = {.ssrc = peer->rtcp_ssrc, .n_reports = 0};
-    gssize a = kumis_rtcp_build_rr(buf, 400, &rr);
-    gssize b = n ? kumis_rtcp_build_remb(buf + a, 400 - (gsize)a, peer->rtcp_ssrc,
-                                         UPSTREAM_REMB_BPS, ssrcs, n)
-                 : 0;
-    if (a > 0 && b >= 0)
-        kumis_transport_send_rtcp(peer->up, buf, (gsize)(a + b), sizeof buf);
-}
-
-/* Towards a subscriber: one sender report per track (RFC 3550 §6.4.1), from our clock. */
-static void peer_rtcp_down(struct router_peer *peer)
-{
-    if (peer->down == NULL || kumis_transport_get_state(peer->down) != KUMIS_TRANSPORT_READY)
-        return;
-    gint64 now = g_get_monotonic_time();
-    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
-        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
-        if (!s->rw.started)
-            continue;
-        struct kumis_rtcp_sr sr = {.ssrc = s->d.ssrc};
-        ntp_now(&sr.ntp_sec, &sr.ntp_frac);
-        sr.rtp_timestamp = s->rw.out_highest_ts + (guint32)((now - s->rw.out_highest_ts_wall_us) *
-                                                            s->rw.clock_rate / G_USEC_PER_SEC);
-        sr.packet_count = (guint32)atomic_load(&s->packets_out);
-        sr.octet_count = (guint32)atomic_load(&s->bytes_out);
-        guint8 buf[256];
-        gssize n = kumis_rtcp_build_sr(buf, 200, &sr);
-        if (n > 0)
-            kumis_transport_send_rtcp(peer->down, buf, (gsize)n, sizeof buf);
-    }
-}
-
-static gboolean peer_on_timer(gpointer data)
-{
-    struct router_peer *peer = data;
-    peer_rtcp_up(peer);
-    peer_rtcp_down(peer);
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean peer_start_timer(gpointer data)
-{
-    struct router_peer *peer = data;
-    peer->timer = g_timeout_source_new(1000);
-    g_source_set_callback(peer->timer, peer_on_timer, peer_ref(peer), (GDestroyNotify)peer_unref);
-    g_source_attach(peer->timer, kumis_worker_get_context(peer->rw->worker));
-    return G_SOURCE_REMOVE;
-}
-
 /* Worker: drops the worker-side state of a peer that is going away. */
 static gboolean peer_stop_on_worker(gpointer data)
 {
@@ -896,7 +637,8 @@ struct router_peer *router_peer_new(struct router *router, struct kumis_worker *
     peer->sources_ctl = g_ptr_array_new();
     peer->sinks_ctl = g_ptr_array_new();
     peer->rtcp_ssrc = g_random_int() | 1;
-    kumis_worker_invoke(worker, peer_start_timer, peer_ref(peer), (GDestroyNotify)peer_unref);
+    kumis_worker_invoke(worker, router_peer_start_timer, peer_ref(peer),
+                        (GDestroyNotify)peer_unref);
     return peer;
 }
 
@@ -1018,7 +760,7 @@ struct router_sink *router_sink_new(struct router_peer *peer, struct router_sour
     peer_publish_sinks(peer);
     g_ptr_array_add(source->sinks_ctl, s);
     source_publish_sinks(source);
-    source_request_keyframe(source, (int)source->d.n_layers - 1);
+    router_source_request_keyframe(source, (int)source->d.n_layers - 1);
     return s;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gst/sdp/gstsdpmessage.h>
 
 #include "media/sdp.h"
 
@@ -35,3 +36,25 @@ struct sdp_extmap *sdp_extmap_new(guint id, const char *uri);
 struct sdp_media *sdp_media_new(guint index, enum sdp_kind kind);
 void sdp_media_free(struct sdp_media *m);
 struct sdp_session *sdp_session_new(void);
+
+/* Parsing, shared by sdp.c (the session) and sdp_media.c (each m-line). */
+
+/* ICE and DTLS attributes as read at session or media level. */
+struct sdp_transport_attrs {
+    char *ufrag, *pwd, *fp_alg, *fp;
+    enum sdp_setup setup;
+    gboolean trickle;
+};
+/* Frees the strings of @t, not @t itself. */
+void sdp_transport_attrs_clear(struct sdp_transport_attrs *t);
+/* Reads a=@key:@value into @t if it is ice-ufrag, ice-pwd, fingerprint, setup or ice-options.
+ * Returns: 1 if @key was a transport attribute and valid, 0 if not one, -1 if malformed (@what
+ * then names it). */
+int sdp_transport_attr_parse(struct sdp_transport_attrs *t, const char *key, const char *value,
+                             const char **what);
+/* Parses m-line @index of a message: the m= line, the attributes kumis reads, a=simulcast and the
+ * rtx links; transport attributes absent at media level come from @session_t. Does not check
+ * what WebRTC requires of an accepted m-line (sdp.c does, once all are parsed).
+ * Returns: (transfer full) the m-line, or NULL with @error set ("m-line N (kind): ..."). */
+struct sdp_media *sdp_media_parse(const GstSDPMedia *gm, guint index,
+                                  const struct sdp_transport_attrs *session_t, GError **error);

@@ -1,0 +1,87 @@
+/* kumis — the router's objects, shared by router.c (routing table, packet path) and
+ * router_rtcp.c (RTCP); not part of the module's API (use router.h). Which thread owns which
+ * field is noted beside it (see router.h for the threading rules). */
+#pragma once
+
+#include <glib.h>
+#include <stdatomic.h>
+
+#include "media/inbox.h"
+#include "media/layer.h"
+#include "media/rewrite.h"
+#include "media/router.h"
+
+#define PACKET_MAX 1500
+#define BUF_ROOM   (PACKET_MAX + 64) /* room for our header extension and the SRTP tag */
+
+struct router_worker {
+    struct router *router;
+    struct kumis_worker *worker;
+    struct inbox inbox;
+    GSource *drain;
+};
+
+struct sink_set;
+
+struct layer {
+    char rid[16];
+    atomic_uint ssrc;             /* 0 until known */
+    guint64 window_bytes;         /* worker */
+    atomic_uint bitrate;          /* bits/s over the last second */
+    atomic_llong last_packet_us;  /* monotonic */
+    gint64 last_keyframe_request; /* worker */
+};
+
+struct router_source {
+    atomic_int refs;
+    struct router_peer *peer; /* the publisher (reference) */
+    struct router_source_desc d;
+    char publisher_id[32];
+    char mid[32];
+    struct layer layers[ROUTER_MAX_LAYERS];
+    struct sink_set *set; /* the source's worker only */
+    atomic_bool closed;
+    atomic_ullong packets_in, bytes_in, dropped_unknown;
+    atomic_int audio_level;
+    GPtrArray *sinks_ctl; /* control thread: struct router_sink* (borrowed) */
+};
+
+struct router_sink {
+    atomic_int refs;
+    struct router_peer *peer; /* the subscriber (reference) */
+    struct router_source *source;
+    struct kumis_transport *down;
+    struct router_sink_desc d;
+    struct kumis_rewrite rw;            /* sink worker */
+    struct kumis_packet_cache *cache;   /* sink worker; video only */
+    int cur_layer;                      /* sink worker; -1 until the first keyframe */
+    struct kumis_layer_selector layers; /* sink worker: which simulcast layer, and when */
+    gint64 layers_updated_us;           /* sink worker */
+    atomic_int max_layer;               /* -1: auto */
+    atomic_bool closed;
+    atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
+    atomic_ullong bwe_bps;
+    atomic_int layer_now;
+    atomic_llong congested_until_us; /* loss reported: hold a lower layer until then */
+    atomic_llong delay_until_us;     /* REMB fell (delay-based overuse): obey it until then */
+    atomic_int congested_layer;
+};
+
+struct router_peer {
+    atomic_int refs;
+    struct router *router;
+    struct router_worker *rw;
+    struct kumis_transport *up, *down;  /* control thread sets; references */
+    GPtrArray *sources_ctl, *sinks_ctl; /* control thread, borrowed */
+    GPtrArray *sources, *sinks;         /* worker snapshots (references) */
+    GSource *timer;                     /* worker: RTCP every second */
+    guint32 rtcp_ssrc;                  /* our SSRC as RTCP sender towards this peer */
+};
+
+/* Any thread: asks @s's publisher for a keyframe of @layer (a PLI sent from the source's
+ * worker, throttled per layer); nothing for audio. Takes its own reference to @s. */
+void router_source_request_keyframe(struct router_source *s, int layer);
+
+/* Worker of @data (a struct router_peer, as a kumis_worker_invoke() callback): starts the
+ * peer's once-a-second RTCP timer, which holds a peer reference. Returns: G_SOURCE_REMOVE. */
+gboolean router_peer_start_timer(gpointer data);

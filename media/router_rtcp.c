@@ -1,0 +1,209 @@
+/* kumis — the router's RTCP (see router.h): what subscribers report on their down connection
+ * (NACKs answered from the packet cache, receiver reports, PLI/FIR, REMB) and the reports sent
+ * once a second (RR and REMB to publishers, SR to subscribers). */
+#include "media/router_internal.h"
+
+#include "media/packet_cache.h"
+#include "media/rtcp.h"
+
+#define UPSTREAM_REMB_BPS  6000000 /* what we let publishers send (see README: no TWCC) */
+#define LOSS_CONGESTED     26      /* RR fraction lost (of 256) above ~10 %: too much */
+#define CONGESTION_HOLD_US 8000000 /* after loss, stay below that layer this long */
+
+/* RTCP from subscribers ---------------------------------------------------------------- */
+
+/* Sink worker: answers a NACK from the packets this subscriber was sent (RFC 4585 §6.2.1). */
+static void sink_answer_nack(struct router_sink *sink, const guint16 *seqs, gssize n)
+{
+    atomic_fetch_add(&sink->nacks_in, 1);
+    for (gssize i = 0; sink->cache && i < n; i++) {
+        guint8 buf[BUF_ROOM];
+        gssize len = kumis_packet_cache_copy(sink->cache, seqs[i], buf, PACKET_MAX);
+        if (len > 0 && kumis_transport_send_rtp(sink->down, buf, (gsize)len, sizeof buf))
+            atomic_fetch_add(&sink->retransmitted, 1);
+    }
+}
+
+/* Sink worker: a receiver report block about one of our tracks (RFC 3550 §6.4.1). */
+static void sink_on_report(struct router_sink *sink, const struct kumis_rtcp_report_block *rb)
+{
+    if (rb->fraction_lost < LOSS_CONGESTED || !sink->source->d.video || sink->cur_layer < 0)
+        return;
+    gint64 now = g_get_monotonic_time();
+    /* Lower the ceiling below the layer that lost, once per hold period. */
+    if (now >= atomic_load(&sink->congested_until_us) ||
+        sink->cur_layer < atomic_load(&sink->congested_layer))
+        atomic_store(&sink->congested_layer, sink->cur_layer);
+    atomic_store(&sink->congested_until_us, now + CONGESTION_HOLD_US);
+}
+
+static struct router_sink *peer_sink_by_ssrc(struct router_peer *peer, guint32 ssrc)
+{
+    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
+        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
+        if (s->d.ssrc == ssrc)
+            return s;
+    }
+    return NULL;
+}
+
+/* REMB (draft-alvestrand-rmcat-remb) is for the whole down connection: share it among the
+ * video tracks. */
+static void peer_apply_remb(struct router_peer *peer, guint64 bps)
+{
+    guint videos = 0;
+    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++)
+        videos += ((struct router_sink *)g_ptr_array_index(peer->sinks, i))->source->d.video;
+    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
+        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
+        if (s->source->d.video) {
+            guint64 share = bps / MAX(videos, 1);
+            guint64 before = atomic_exchange(&s->bwe_bps, share);
+            if (share < before * 9 / 10)
+                atomic_store(&s->delay_until_us, g_get_monotonic_time() + CONGESTION_HOLD_US);
+        }
+    }
+}
+
+/* Sink worker: RTCP from a subscriber's down connection. */
+static void peer_down_rtcp(struct router_peer *peer, const guint8 *data, gsize len)
+{
+    struct kumis_rtcp_iter it;
+    struct kumis_rtcp_packet p;
+    kumis_rtcp_iter_init(&it, data, len);
+    while (kumis_rtcp_iter_next(&it, &p) == 1) {
+        struct kumis_rtcp_fb fb;
+        if (p.type == KUMIS_RTCP_RR || p.type == KUMIS_RTCP_SR) {
+            struct kumis_rtcp_rr rr;
+            struct kumis_rtcp_sr sr;
+            const struct kumis_rtcp_report_block *blocks = NULL;
+            guint n = 0;
+            if (p.type == KUMIS_RTCP_RR && kumis_rtcp_rr_parse(&p, &rr)) {
+                blocks = rr.reports;
+                n = rr.n_reports;
+            } else if (p.type == KUMIS_RTCP_SR && kumis_rtcp_sr_parse(&p, &sr)) {
+                blocks = sr.reports;
+                n = sr.n_reports;
+            }
+            for (guint i = 0; i < n; i++) {
+                struct router_sink *s = peer_sink_by_ssrc(peer, blocks[i].ssrc);
+                if (s)
+                    sink_on_report(s, &blocks[i]);
+            }
+        } else if (p.type == KUMIS_RTCP_RTPFB && p.count == KUMIS_RTCP_RTPFB_NACK) {
+            guint16 seqs[128];
+            guint32 media_ssrc = 0;
+            gssize n = kumis_rtcp_nack_parse(&p, &media_ssrc, seqs, G_N_ELEMENTS(seqs));
+            struct router_sink *s = n > 0 ? peer_sink_by_ssrc(peer, media_ssrc) : NULL;
+            if (s)
+                sink_answer_nack(s, seqs, n);
+        } else if (p.type == KUMIS_RTCP_PSFB && kumis_rtcp_fb_parse(&p, &fb)) {
+            if (fb.fmt == KUMIS_RTCP_PSFB_PLI || fb.fmt == KUMIS_RTCP_PSFB_FIR) {
+                guint32 ssrc = fb.media_ssrc;
+                struct kumis_rtcp_fir_entry fir[4];
+                guint32 fir_sender = 0;
+                if (fb.fmt == KUMIS_RTCP_PSFB_FIR &&
+                    kumis_rtcp_fir_parse(&p, &fir_sender, fir, 4) > 0)
+                    ssrc = fir[0].ssrc;
+                struct router_sink *s = peer_sink_by_ssrc(peer, ssrc);
+                if (s) {
+                    atomic_fetch_add(&s->plis_in, 1);
+                    router_source_request_keyframe(s->source, MAX(s->cur_layer, 0));
+                }
+            } else if (fb.fmt == KUMIS_RTCP_PSFB_AFB) {
+                struct kumis_rtcp_remb remb;
+                if (kumis_rtcp_remb_parse(&p, &remb))
+                    peer_apply_remb(peer, remb.bitrate_bps);
+            }
+        }
+    }
+}
+
+void router_peer_on_rtcp(struct router_peer *peer, struct kumis_transport *t, guint8 *data,
+                         gsize len)
+{
+    if (t == peer->down)
+        peer_down_rtcp(peer, data, len);
+    /* From publishers we take nothing yet: their SRs are for lip sync, which our own SRs
+     * approximate (README, "what is not done yet"). */
+}
+
+/* RTCP every second ---------------------------------------------------------------------- */
+
+static void ntp_now(guint32 *sec, guint32 *frac)
+{
+    /* RFC 3550 §4: NTP time, seconds since 1900. */
+    gint64 us = g_get_real_time();
+    *sec = (guint32)(us / G_USEC_PER_SEC + 2208988800LL);
+    *frac = (guint32)(((guint64)(us % G_USEC_PER_SEC) << 32) / G_USEC_PER_SEC);
+}
+
+/* Towards a publisher: a receiver report and REMB for its layers, so its bandwidth estimation
+ * lets all simulcast layers through (we negotiate REMB, not transport-cc, upstream). */
+static void peer_rtcp_up(struct router_peer *peer)
+{
+    guint32 ssrcs[16];
+    gsize n = 0;
+    for (guint i = 0; peer->sources && i < peer->sources->len; i++) {
+        struct router_source *s = g_ptr_array_index(peer->sources, i);
+        for (guint l = 0; l < s->d.n_layers && n < G_N_ELEMENTS(ssrcs); l++) {
+            struct layer *ly = &s->layers[l];
+            atomic_store(&ly->bitrate, (guint)MIN(ly->window_bytes * 8, G_MAXUINT));
+            ly->window_bytes = 0;
+            guint32 ssrc = atomic_load(&ly->ssrc);
+            if (ssrc && s->d.video)
+                ssrcs[n++] = ssrc;
+        }
+    }
+    if (peer->up == NULL || kumis_transport_get_state(peer->up) != KUMIS_TRANSPORT_READY)
+        return;
+    guint8 buf[512];
+    struct kumis_rtcp_rr rr = {.ssrc = peer->rtcp_ssrc, .n_reports = 0};
+    gssize a = kumis_rtcp_build_rr(buf, 400, &rr);
+    gssize b = n ? kumis_rtcp_build_remb(buf + a, 400 - (gsize)a, peer->rtcp_ssrc,
+                                         UPSTREAM_REMB_BPS, ssrcs, n)
+                 : 0;
+    if (a > 0 && b >= 0)
+        kumis_transport_send_rtcp(peer->up, buf, (gsize)(a + b), sizeof buf);
+}
+
+/* Towards a subscriber: one sender report per track (RFC 3550 §6.4.1), from our clock. */
+static void peer_rtcp_down(struct router_peer *peer)
+{
+    if (peer->down == NULL || kumis_transport_get_state(peer->down) != KUMIS_TRANSPORT_READY)
+        return;
+    gint64 now = g_get_monotonic_time();
+    for (guint i = 0; peer->sinks && i < peer->sinks->len; i++) {
+        struct router_sink *s = g_ptr_array_index(peer->sinks, i);
+        if (!s->rw.started)
+            continue;
+        struct kumis_rtcp_sr sr = {.ssrc = s->d.ssrc};
+        ntp_now(&sr.ntp_sec, &sr.ntp_frac);
+        sr.rtp_timestamp = s->rw.out_highest_ts + (guint32)((now - s->rw.out_highest_ts_wall_us) *
+                                                            s->rw.clock_rate / G_USEC_PER_SEC);
+        sr.packet_count = (guint32)atomic_load(&s->packets_out);
+        sr.octet_count = (guint32)atomic_load(&s->bytes_out);
+        guint8 buf[256];
+        gssize n = kumis_rtcp_build_sr(buf, 200, &sr);
+        if (n > 0)
+            kumis_transport_send_rtcp(peer->down, buf, (gsize)n, sizeof buf);
+    }
+}
+
+static gboolean peer_on_timer(gpointer data)
+{
+    struct router_peer *peer = data;
+    peer_rtcp_up(peer);
+    peer_rtcp_down(peer);
+    return G_SOURCE_CONTINUE;
+}
+
+gboolean router_peer_start_timer(gpointer data)
+{
+    struct router_peer *peer = data;
+    peer->timer = g_timeout_source_new(1000);
+    g_source_set_callback(peer->timer, peer_on_timer, router_peer_ref(peer),
+                          (GDestroyNotify)router_peer_unref);
+    g_source_attach(peer->timer, kumis_worker_get_context(peer->rw->worker));
+    return G_SOURCE_REMOVE;
+}
