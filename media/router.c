@@ -186,7 +186,10 @@ struct router *router_new(struct kumis_worker_pool *pool)
         inbox_init(&rw->inbox);
         rw->drain = g_source_new(&drain_funcs, sizeof(GSource) + sizeof(void *));
         *(struct router_worker **)(rw->drain + 1) = rw;
-        g_source_set_priority(rw->drain, G_PRIORITY_HIGH);
+        /* Not above libnice's sources: GLib dispatches only the highest ready priority, and
+         * under load the inbox is never empty, so a higher drain starved STUN consent checks
+         * until the browsers' consent expired (RFC 7675: 30 s) on the receiving worker. */
+        g_source_set_priority(rw->drain, G_PRIORITY_DEFAULT);
         g_source_attach(rw->drain, kumis_worker_get_context(rw->worker));
     }
     return r;
@@ -469,7 +472,10 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
         return;
     if (sink->cache)
         kumis_packet_cache_store(sink->cache, out.seq, buf, len);
-    if (kumis_transport_send_rtp(sink->down, buf, len, sizeof buf)) {
+    /* Packets wait for the end of the video frame (its marker) and leave together (sender.h);
+     * audio rides along with the subscriber's next burst, at most KUMIS_SENDER_HOLD_US late. */
+    if (kumis_transport_queue_rtp(sink->down, buf, len, sizeof buf,
+                                  sink->source->d.video && out.marker)) {
         atomic_fetch_add_explicit(&sink->packets_out, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sink->bytes_out, len, memory_order_relaxed);
     }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "media/sender.h"
+
 GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
 #define GST_CAT_DEFAULT kumis_transport_debug
 
@@ -35,6 +37,11 @@ struct kumis_transport {
     struct kumis_srtp_session *srtp; /* NULL until DTLS gave keys */
     gboolean ice_connected;
     GSource *dtls_deadline; /* armed while in DTLS */
+    /* The selected pair's socket and peer address while READY: SRTP and SRTCP go out through
+     * the worker's batched sender (media/sender.h) instead of one nice_agent_send each. Unset
+     * (libnice sends) before READY, for pairs we cannot address directly, and after the end. */
+    GSocket *selected_socket;
+    struct kumis_send_target target;
 
     gint state;           /* enum kumis_transport_state, atomic: written by the worker */
     gint close_requested; /* atomic flag: the teardown is queued */
@@ -156,12 +163,16 @@ static gboolean transport_on_dtls_deadline(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void transport_target_update(struct kumis_transport *t);
+
 /* ICE connected and keys in hand: READY; ICE connected only: DTLS under way. */
 static void transport_update_progress(struct kumis_transport *t)
 {
     if (!t->ice_connected)
         return;
     transport_advance(t, t->srtp ? KUMIS_TRANSPORT_READY : KUMIS_TRANSPORT_DTLS);
+    if (g_atomic_int_get(&t->state) == KUMIS_TRANSPORT_READY && !t->target.set)
+        transport_target_update(t);
     if (g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_DTLS) {
         transport_deadline_stop(t);
     } else if (t->dtls_deadline == NULL) {
@@ -169,6 +180,51 @@ static void transport_update_progress(struct kumis_transport *t)
         g_source_set_callback(t->dtls_deadline, transport_on_dtls_deadline, t, NULL);
         g_source_attach(t->dtls_deadline, kumis_worker_get_context(t->worker));
     }
+}
+
+/* Worker thread: points the batched sender at the selected pair, or unsets it when there is
+ * none we can address with a plain UDP send (libnice then sends). */
+static void transport_target_update(struct kumis_transport *t)
+{
+    struct kumis_sender *sender = kumis_worker_get_sender(t->worker);
+    kumis_sender_target_clear(sender, &t->target);
+    g_clear_object(&t->selected_socket);
+    if (t->agent == NULL || g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_READY)
+        return;
+    NiceCandidate *local = NULL, *remote = NULL;
+    if (!nice_agent_get_selected_pair(t->agent, t->stream_id, TRANSPORT_COMPONENT, &local,
+                                      &remote) ||
+        local->type == NICE_CANDIDATE_TYPE_RELAYED ||
+        remote->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+        return;
+    /* (transfer full); NULL for TCP and relayed pairs. */
+    GSocket *socket = nice_agent_get_selected_socket(t->agent, t->stream_id, TRANSPORT_COMPONENT);
+    if (socket == NULL)
+        return;
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&addr);
+    socklen_t addr_len =
+        addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (!kumis_sender_target_set(sender, &t->target, g_socket_get_fd(socket),
+                                 (const struct sockaddr *)&addr, addr_len)) {
+        g_object_unref(socket);
+        return;
+    }
+    t->selected_socket = socket;
+    GST_DEBUG("transport %p: batched sends on fd %d", (void *)t, t->target.fd);
+}
+
+static void transport_on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id,
+                                       NiceCandidate *local, NiceCandidate *remote,
+                                       gpointer user_data)
+{
+    (void)agent;
+    (void)stream_id;
+    (void)component_id;
+    (void)local;
+    (void)remote;
+    transport_target_update(user_data);
 }
 
 /* --- DTLS callbacks (worker thread) ------------------------------------------------------ */
@@ -401,6 +457,9 @@ static gboolean transport_job_teardown(gpointer data)
         return G_SOURCE_REMOVE;
     transport_deadline_stop(t);
     transport_log_stats(t);
+    /* What is queued goes out before the close_notify and before libnice closes the socket. */
+    kumis_sender_target_clear(kumis_worker_get_sender(t->worker), &t->target);
+    g_clear_object(&t->selected_socket);
     kumis_dtls_close(t->dtls); /* close_notify goes out through the agent, so first */
     nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT,
                            kumis_worker_get_context(t->worker), NULL, NULL);
@@ -493,6 +552,7 @@ struct kumis_transport *kumis_transport_new(const struct kumis_transport_config 
     g_signal_connect(t->agent, "component-state-changed", G_CALLBACK(transport_on_component_state),
                      t);
     g_signal_connect(t->agent, "new-candidate-full", G_CALLBACK(transport_on_new_candidate), t);
+    g_signal_connect(t->agent, "new-selected-pair-full", G_CALLBACK(transport_on_selected_pair), t);
     g_signal_connect(t->agent, "candidate-gathering-done", G_CALLBACK(transport_on_gathering_done),
                      t);
     nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT,
@@ -678,21 +738,39 @@ gboolean kumis_transport_set_remote_fingerprint(struct kumis_transport *transpor
     return TRUE;
 }
 
-/* One packet, one nice_agent_send (one sendmsg). For later: once READY,
- * nice_agent_get_selected_socket() does return the host candidate's GSocket (checked on
- * 127.0.0.1), so a batch of packets to one subscriber could go out with
- * g_socket_send_messages() (sendmmsg) or UDP GSO to the selected pair's remote address. */
+/* How a datagram leaves: at once, or queued on the worker's sender with the rest of its burst
+ * (media/sender.h), the burst ending with it or not. */
+enum transport_send_mode {
+    TRANSPORT_SEND_NOW,
+    TRANSPORT_SEND_QUEUE,
+    TRANSPORT_SEND_QUEUE_END,
+};
+
+/* Protects in place, then sends: straight to the selected pair's socket through the worker's
+ * sender when READY on a plain UDP pair, else through libnice. A datagram the kernel refuses
+ * later counts in send_failed too (kumis_transport_get_stats). */
 static gboolean transport_send(struct kumis_transport *t, guint8 *buf, gsize len, gsize capacity,
-                               gboolean rtcp)
+                               gboolean rtcp, enum transport_send_mode mode)
 {
     if (g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_READY || t->srtp == NULL) {
         STAT_ADD(t, send_not_ready, 1);
         return FALSE;
     }
-    if (!(rtcp ? kumis_srtp_session_protect_rtcp(t->srtp, buf, &len, capacity)
-               : kumis_srtp_session_protect_rtp(t->srtp, buf, &len, capacity)) ||
-        nice_agent_send(t->agent, t->stream_id, TRANSPORT_COMPONENT, len, (const gchar *)buf) !=
-            (gint)len) {
+    gboolean ok = rtcp ? kumis_srtp_session_protect_rtcp(t->srtp, buf, &len, capacity)
+                       : kumis_srtp_session_protect_rtp(t->srtp, buf, &len, capacity);
+    if (ok && t->target.set) {
+        struct kumis_sender *sender = kumis_worker_get_sender(t->worker);
+        if (mode == TRANSPORT_SEND_NOW || !kumis_sender_queue(sender, &t->target, buf, len)) {
+            if (!kumis_sender_send(sender, &t->target, buf, len))
+                return FALSE; /* counted in the target's dropped, part of send_failed */
+        } else if (mode == TRANSPORT_SEND_QUEUE_END) {
+            kumis_sender_flush_target(sender, &t->target);
+        }
+    } else if (ok) {
+        ok = nice_agent_send(t->agent, t->stream_id, TRANSPORT_COMPONENT, len,
+                             (const gchar *)buf) == (gint)len;
+    }
+    if (!ok) {
         STAT_ADD(t, send_failed, 1);
         return FALSE;
     }
@@ -708,13 +786,20 @@ static gboolean transport_send(struct kumis_transport *t, guint8 *buf, gsize len
 gboolean kumis_transport_send_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                   gsize capacity)
 {
-    return transport_send(transport, buf, len, capacity, FALSE);
+    return transport_send(transport, buf, len, capacity, FALSE, TRANSPORT_SEND_NOW);
+}
+
+gboolean kumis_transport_queue_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
+                                   gsize capacity, gboolean end_of_burst)
+{
+    return transport_send(transport, buf, len, capacity, FALSE,
+                          end_of_burst ? TRANSPORT_SEND_QUEUE_END : TRANSPORT_SEND_QUEUE);
 }
 
 gboolean kumis_transport_send_rtcp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                    gsize capacity)
 {
-    return transport_send(transport, buf, len, capacity, TRUE);
+    return transport_send(transport, buf, len, capacity, TRUE, TRANSPORT_SEND_NOW);
 }
 
 enum kumis_transport_state kumis_transport_get_state(const struct kumis_transport *transport)
@@ -743,6 +828,7 @@ void kumis_transport_get_stats(const struct kumis_transport *transport,
     LOAD(dropped_short);
     LOAD(send_not_ready);
     LOAD(send_failed);
+    stats->send_failed += __atomic_load_n(&transport->target.dropped, __ATOMIC_RELAXED);
     LOAD(profile);
 #undef LOAD
 }

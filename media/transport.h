@@ -124,6 +124,13 @@ gboolean kumis_transport_set_remote_fingerprint(struct kumis_transport *transpor
 gboolean kumis_transport_send_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                   gsize capacity);
 
+/* As kumis_transport_send_rtp(), but the packet may wait a few milliseconds (media/sender.h)
+ * to leave in one system call with the rest of its burst to this peer: pass @end_of_burst for
+ * the last packet of a video frame (RTP marker). RTCP and retransmissions go at once. A
+ * datagram the kernel refuses when the burst leaves counts in send_failed. */
+gboolean kumis_transport_queue_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
+                                   gsize capacity, gboolean end_of_burst);
+
 /* As kumis_transport_send_rtp() for an RTCP compound packet. */
 gboolean kumis_transport_send_rtcp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                    gsize capacity);

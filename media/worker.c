@@ -3,13 +3,16 @@
 
 #include <gio/gio.h>
 
+#include "media/sender.h"
+
 struct kumis_worker {
     struct kumis_worker_pool *pool;
     guint index;
     GMainContext *context;
     GMainLoop *loop;
     GThread *thread;
-    gint load; /* atomic: transports on this worker */
+    struct kumis_sender *sender; /* flushes on the worker's context; worker thread only */
+    gint load;                   /* atomic: transports on this worker */
 };
 
 struct kumis_worker_pool {
@@ -42,9 +45,11 @@ struct kumis_worker_pool *kumis_worker_pool_new(guint n_workers, GMainContext *c
         w->index = i;
         w->context = g_main_context_new();
         w->loop = g_main_loop_new(w->context, FALSE);
+        w->sender = kumis_sender_new(w->context, 0);
         g_autofree char *name = g_strdup_printf("kumis-media-%u", i);
         w->thread = g_thread_try_new(name, worker_run, w, error);
         if (w->thread == NULL) {
+            kumis_sender_free(w->sender);
             g_main_loop_unref(w->loop);
             g_main_context_unref(w->context);
             pool->n_workers = i;
@@ -75,6 +80,7 @@ void kumis_worker_pool_free(struct kumis_worker_pool *pool)
     for (guint i = 0; i < pool->n_workers; i++) {
         struct kumis_worker *w = &pool->workers[i];
         g_thread_join(w->thread);
+        kumis_sender_free(w->sender); /* the thread is gone: what it queued goes out here */
         g_main_loop_unref(w->loop);
         g_main_context_unref(w->context); /* destroys what is still queued */
     }
@@ -122,6 +128,11 @@ guint kumis_worker_get_index(const struct kumis_worker *worker)
 GMainContext *kumis_worker_get_context(struct kumis_worker *worker)
 {
     return worker->context;
+}
+
+struct kumis_sender *kumis_worker_get_sender(struct kumis_worker *worker)
+{
+    return worker->sender;
 }
 
 GMainContext *kumis_worker_get_control_context(struct kumis_worker *worker)

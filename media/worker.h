@@ -41,6 +41,10 @@ guint kumis_worker_get_index(const struct kumis_worker *worker);
 /* Returns: (transfer none) the worker's own context, for agents and timers. */
 GMainContext *kumis_worker_get_context(struct kumis_worker *worker);
 
+/* Returns: (transfer none) the worker's batched UDP sender (media/sender.h); use it on the
+ * worker's thread only. */
+struct kumis_sender *kumis_worker_get_sender(struct kumis_worker *worker);
+
 /* Returns: (transfer none) the control thread's context the pool was made with. */
 GMainContext *kumis_worker_get_control_context(struct kumis_worker *worker);
 

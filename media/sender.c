@@ -1,0 +1,356 @@
+/* kumis — batched UDP sending for one media worker: sendmmsg per peer, UDP GSO for runs. */
+#include "media/sender.h"
+
+#include <errno.h>
+#include <gst/gst.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC(kumis_sender_debug);
+#define GST_CAT_DEFAULT kumis_sender_debug
+
+#define SENDER_DEFAULT_SLOTS 1024
+/* Linux takes up to UDP_MAX_SEGMENTS (64 before 5.x, 128 since) segments and 64 KiB less the
+ * IP and UDP headers per GSO message; stay under both everywhere. */
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES    60000
+/* sendmmsg takes at most UIO_MAXIOV (1024) messages per call. */
+#define MMSG_MAX 1024
+
+/* One writer (the worker), readers anywhere: relaxed atomic stores keep each counter whole. */
+#define COUNT(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+
+struct sender_cmsg {
+    union {
+        char buf[CMSG_SPACE(sizeof(guint16))];
+        struct cmsghdr align;
+    };
+};
+
+struct kumis_sender {
+    GSource *source;
+    guint n_slots;
+    guint n_used;
+    gint free_head;                       /* free slots, linked through next[] */
+    guint8 *data;                         /* n_slots × KUMIS_SENDER_MAX_DATAGRAM */
+    guint16 *len;                         /* per slot */
+    gint *next;                           /* per slot: the same target's next slot, or -1 */
+    struct mmsghdr *msgs;                 /* per slot at most one message */
+    struct iovec *iov;                    /* per slot one iovec */
+    struct sender_cmsg *cmsg;             /* per message */
+    struct kumis_send_target *dirty;      /* targets with something queued, oldest first... */
+    struct kumis_send_target *dirty_tail; /* ...and the newest */
+    gboolean gso;                         /* FALSE once the kernel refused a GSO message */
+    struct kumis_sender_stats stats;
+};
+
+struct sender_source {
+    GSource base;
+    struct kumis_sender *sender;
+};
+
+static void sender_flush_expired(struct kumis_sender *s);
+
+/* Ready at the oldest queue's deadline (its ready time); GLib does the waiting. */
+static gboolean sender_source_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    (void)cb;
+    (void)data;
+    sender_flush_expired(((struct sender_source *)source)->sender);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs sender_source_funcs = {NULL, NULL, sender_source_dispatch, NULL, NULL, NULL};
+
+struct kumis_sender *kumis_sender_new(GMainContext *context, guint slots)
+{
+    static gsize debug_once = 0;
+    if (g_once_init_enter(&debug_once)) {
+        GST_DEBUG_CATEGORY_INIT(kumis_sender_debug, "kumis-sender", 0, "batched UDP sending");
+        g_once_init_leave(&debug_once, 1);
+    }
+    struct kumis_sender *s = g_new0(struct kumis_sender, 1);
+    s->n_slots = MIN(slots ? slots : SENDER_DEFAULT_SLOTS, MMSG_MAX);
+    s->data = g_malloc((gsize)s->n_slots * KUMIS_SENDER_MAX_DATAGRAM);
+    s->len = g_new0(guint16, s->n_slots);
+    s->next = g_new0(gint, s->n_slots);
+    s->msgs = g_new0(struct mmsghdr, s->n_slots);
+    s->iov = g_new0(struct iovec, s->n_slots);
+    s->cmsg = g_new0(struct sender_cmsg, s->n_slots);
+    for (guint i = 0; i < s->n_slots; i++)
+        s->next[i] = i + 1 < s->n_slots ? (gint)i + 1 : -1;
+    s->free_head = 0;
+    s->gso = TRUE;
+    s->source = g_source_new(&sender_source_funcs, sizeof(struct sender_source));
+    ((struct sender_source *)s->source)->sender = s;
+    g_source_set_static_name(s->source, "kumis-sender");
+    g_source_attach(s->source, context);
+    return s;
+}
+
+void kumis_sender_free(struct kumis_sender *sender)
+{
+    if (sender == NULL)
+        return;
+    kumis_sender_flush(sender);
+    g_source_destroy(sender->source);
+    g_source_unref(sender->source);
+    g_free(sender->data);
+    g_free(sender->len);
+    g_free(sender->next);
+    g_free(sender->msgs);
+    g_free(sender->iov);
+    g_free(sender->cmsg);
+    g_free(sender);
+}
+
+gboolean kumis_sender_target_set(struct kumis_sender *sender, struct kumis_send_target *target,
+                                 int fd, const struct sockaddr *addr, socklen_t addr_len)
+{
+    if (addr_len == 0 || addr_len > sizeof target->addr)
+        return FALSE;
+    kumis_sender_target_clear(sender, target);
+    target->fd = fd;
+    memcpy(&target->addr, addr, addr_len);
+    target->addr_len = addr_len;
+    target->set = TRUE;
+    return TRUE;
+}
+
+void kumis_sender_target_clear(struct kumis_sender *sender, struct kumis_send_target *target)
+{
+    kumis_sender_flush_target(sender, target);
+    target->set = FALSE;
+    target->fd = -1;
+}
+
+static void sender_dirty_remove(struct kumis_sender *s, struct kumis_send_target *t)
+{
+    if (t->prev_dirty)
+        t->prev_dirty->next_dirty = t->next_dirty;
+    else
+        s->dirty = t->next_dirty;
+    if (t->next_dirty)
+        t->next_dirty->prev_dirty = t->prev_dirty;
+    else
+        s->dirty_tail = t->prev_dirty;
+    t->prev_dirty = t->next_dirty = NULL;
+}
+
+static void sender_arm(struct kumis_sender *s)
+{
+    g_source_set_ready_time(s->source, s->dirty ? s->dirty->deadline_us : -1);
+}
+
+gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_target *target,
+                            const guint8 *data, gsize len)
+{
+    g_return_val_if_fail(target->set, FALSE);
+    if (len == 0 || len > KUMIS_SENDER_MAX_DATAGRAM)
+        return FALSE;
+    if (sender->free_head < 0)
+        kumis_sender_flush(sender);
+    gint slot = sender->free_head;
+    sender->free_head = sender->next[slot];
+    sender->n_used++;
+    memcpy(sender->data + (gsize)slot * KUMIS_SENDER_MAX_DATAGRAM, data, len);
+    sender->len[slot] = (guint16)len;
+    sender->next[slot] = -1;
+    if (!target->queued) {
+        /* Appended: deadlines grow along the list, the head's is the next to come. */
+        target->queued = TRUE;
+        target->queue_head = slot;
+        target->deadline_us = g_get_monotonic_time() + KUMIS_SENDER_HOLD_US;
+        target->prev_dirty = sender->dirty_tail;
+        target->next_dirty = NULL;
+        if (sender->dirty_tail)
+            sender->dirty_tail->next_dirty = target;
+        else
+            sender->dirty = target;
+        sender->dirty_tail = target;
+        if (sender->dirty == target)
+            sender_arm(sender);
+    } else {
+        sender->next[target->queue_tail] = slot;
+    }
+    target->queue_tail = slot;
+    return TRUE;
+}
+
+/* Groups @target's queue into messages: a run of datagrams of one size, optionally ended by
+ * one shorter datagram, is one GSO message (the kernel cuts it every `size` bytes); anything
+ * else is a message of its own. Returns: the number of messages in sender->msgs. */
+static guint sender_build(struct kumis_sender *s, struct kumis_send_target *t)
+{
+    guint n_msgs = 0, n_iov = 0;
+    gint i = t->queue_head;
+    while (i >= 0) {
+        struct msghdr *h = &s->msgs[n_msgs].msg_hdr;
+        memset(h, 0, sizeof *h);
+        h->msg_name = &t->addr;
+        h->msg_namelen = t->addr_len;
+        h->msg_iov = &s->iov[n_iov];
+        guint16 size = s->len[i];
+        gsize count = 0, total = 0;
+        while (i >= 0 && count < (s->gso ? GSO_MAX_SEGMENTS : 1) &&
+               total + s->len[i] <= GSO_MAX_BYTES) {
+            guint16 l = s->len[i];
+            if (count > 0 && l > size)
+                break;
+            s->iov[n_iov].iov_base = s->data + (gsize)i * KUMIS_SENDER_MAX_DATAGRAM;
+            s->iov[n_iov].iov_len = l;
+            n_iov++;
+            count++;
+            total += l;
+            i = s->next[i];
+            if (l < size)
+                break; /* only the last segment may be shorter */
+        }
+        h->msg_iovlen = count;
+        if (count > 1) {
+            h->msg_control = s->cmsg[n_msgs].buf;
+            h->msg_controllen = sizeof s->cmsg[n_msgs].buf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(h);
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(guint16));
+            memcpy(CMSG_DATA(c), &size, sizeof size);
+            s->stats.gso_groups++;
+        }
+        n_msgs++;
+    }
+    return n_msgs;
+}
+
+/* The kernel refused a GSO message for a reason that says it cannot do GSO on this path (no
+ * checksum offload: EIO; too old: EINVAL/ENOPROTOOPT): send its datagrams one by one, and no
+ * GSO from now on. */
+static gboolean sender_gso_refused(int err)
+{
+    return err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP;
+}
+
+static void sender_send_singly(struct kumis_sender *s, struct kumis_send_target *t,
+                               const struct msghdr *h)
+{
+    for (gsize k = 0; k < h->msg_iovlen; k++) {
+        struct msghdr one = {
+            .msg_name = &t->addr,
+            .msg_namelen = t->addr_len,
+            .msg_iov = &h->msg_iov[k],
+            .msg_iovlen = 1,
+        };
+        s->stats.syscalls++;
+        if (sendmsg(t->fd, &one, MSG_DONTWAIT) < 0)
+            COUNT(t->dropped, 1);
+        else
+            COUNT(t->sent, 1);
+    }
+}
+
+static void sender_send_target(struct kumis_sender *s, struct kumis_send_target *t)
+{
+    guint n_msgs = sender_build(s, t);
+    guint done = 0;
+    while (done < n_msgs) {
+        s->stats.syscalls++;
+        int r = sendmmsg(t->fd, s->msgs + done, n_msgs - done, MSG_DONTWAIT);
+        if (r > 0) {
+            for (int k = 0; k < r; k++)
+                COUNT(t->sent, s->msgs[done + k].msg_hdr.msg_iovlen);
+            done += (guint)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        /* The first message not sent failed: retry it without GSO, or count it lost. */
+        const struct msghdr *h = &s->msgs[done].msg_hdr;
+        int err = r < 0 ? errno : 0;
+        if (h->msg_iovlen > 1 && sender_gso_refused(err)) {
+            if (s->gso)
+                GST_WARNING("UDP GSO refused (%s): sending datagrams one by one from now on",
+                            g_strerror(err));
+            s->gso = FALSE;
+            sender_send_singly(s, t, h);
+        } else {
+            COUNT(t->dropped, h->msg_iovlen);
+            GST_LOG("send to fd %d failed: %s", t->fd, g_strerror(err));
+        }
+        done++;
+    }
+}
+
+/* Sends @t's queue, returns its slots to the free list and takes it off the dirty list
+ * (without re-arming the source: callers do). */
+static void sender_flush_one(struct kumis_sender *s, struct kumis_send_target *t)
+{
+    guint64 dropped = t->dropped;
+    if (t->set)
+        sender_send_target(s, t);
+    s->stats.dropped += t->dropped - dropped;
+    s->stats.flushes++;
+    for (gint i = t->queue_head; i >= 0;) {
+        gint next = s->next[i];
+        s->next[i] = s->free_head;
+        s->free_head = i;
+        s->n_used--;
+        s->stats.datagrams++;
+        i = next;
+    }
+    t->queued = FALSE;
+    t->queue_head = t->queue_tail = -1;
+    sender_dirty_remove(s, t);
+    if (s->stats.flushes % 20000 == 0)
+        GST_DEBUG("%" G_GUINT64_FORMAT " datagrams in %" G_GUINT64_FORMAT
+                  " flushes, %" G_GUINT64_FORMAT " syscalls, %" G_GUINT64_FORMAT
+                  " GSO messages, %" G_GUINT64_FORMAT " dropped",
+                  s->stats.datagrams, s->stats.flushes, s->stats.syscalls, s->stats.gso_groups,
+                  s->stats.dropped);
+}
+
+void kumis_sender_flush_target(struct kumis_sender *sender, struct kumis_send_target *target)
+{
+    if (!target->queued)
+        return;
+    gboolean was_head = sender->dirty == target;
+    sender_flush_one(sender, target);
+    if (was_head)
+        sender_arm(sender);
+}
+
+static void sender_flush_expired(struct kumis_sender *s)
+{
+    gint64 now = g_get_monotonic_time();
+    while (s->dirty && s->dirty->deadline_us <= now)
+        sender_flush_one(s, s->dirty);
+    sender_arm(s);
+}
+
+void kumis_sender_flush(struct kumis_sender *sender)
+{
+    while (sender->dirty)
+        sender_flush_one(sender, sender->dirty);
+    sender_arm(sender);
+}
+
+gboolean kumis_sender_send(struct kumis_sender *sender, struct kumis_send_target *target,
+                           const guint8 *data, gsize len)
+{
+    g_return_val_if_fail(target->set, FALSE);
+    sender->stats.syscalls++;
+    if (sendto(target->fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&target->addr,
+               target->addr_len) < 0) {
+        COUNT(target->dropped, 1);
+        sender->stats.dropped++;
+        return FALSE;
+    }
+    COUNT(target->sent, 1);
+    sender->stats.datagrams++;
+    return TRUE;
+}
+
+void kumis_sender_get_stats(const struct kumis_sender *sender, struct kumis_sender_stats *stats)
+{
+    *stats = sender->stats;
+}

@@ -1,0 +1,93 @@
+/* kumis — batched UDP sending for one media worker (DESIGN §3).
+ *
+ * Why: one sendmsg per forwarded packet per subscriber was a third of kumisd's CPU at 100
+ * subscribers (syscall, UDP and loopback stack, receiver wake-up once per packet). Packets to
+ * one peer therefore wait in a queue until a video frame is complete (the caller flushes the
+ * peer after the packet with the marker bit: the receiver cannot decode the frame before it
+ * anyway), or until KUMIS_SENDER_HOLD_US after the first of them was queued (audio between
+ * frames; a keyframe paced over 100 ms leaves in bursts of that length, not all at once), or
+ * until the slots are full. Then the peer's queue goes out in one sendmmsg, and runs of
+ * equal-sized datagrams (a frame's packets) as one UDP GSO message (UDP_SEGMENT, Linux ≥ 4.18),
+ * which the kernel splits into ordinary datagrams. Order per peer is kept. What must not wait
+ * (RTCP, retransmissions) goes at once (kumis_sender_send). */
+#pragma once
+
+#include <glib.h>
+#include <sys/socket.h>
+
+/* The longest a queued datagram waits for the end of its burst. A WebRTC sender paces a frame
+ * at 2.5 times the bitrate, so a 1.8 Mbit/s 30 fps frame arrives over ~13 ms and leaves here in
+ * one or two bursts; audio waits at most this long, far below what a listener notices (ITU-T
+ * G.114 budgets 150 ms one way) and what a jitter buffer holds anyway. */
+#define KUMIS_SENDER_HOLD_US 10000
+
+/* Largest datagram that can be queued; bigger ones are refused (the caller sends them itself). */
+#define KUMIS_SENDER_MAX_DATAGRAM 1600
+
+struct kumis_sender;
+
+/* Where datagrams go: a UDP socket and the peer's address. Owned by the caller (a transport
+ * embeds one), set with kumis_sender_target_set() and cleared with
+ * kumis_sender_target_clear(); zero-initialised memory is a valid, unset target. The
+ * `queue_*` fields belong to the sender. */
+struct kumis_send_target {
+    gboolean set; /* FALSE: nothing may be queued */
+    int fd;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    guint64 sent;    /* datagrams the kernel took (worker thread; atomic loads elsewhere) */
+    guint64 dropped; /* datagrams the kernel refused (buffer full, error) */
+    /* The sender's: this target's queued datagrams (first/last slot), when they must leave,
+     * and its place in the list of targets with something queued (oldest first). */
+    gint queue_head, queue_tail;
+    gboolean queued;
+    gint64 deadline_us;
+    struct kumis_send_target *prev_dirty, *next_dirty;
+};
+
+/* Makes a sender whose held datagrams leave, at their deadline, through a GSource on @context
+ * (the worker's; priority G_PRIORITY_DEFAULT). @slots datagrams may wait at once (0: a default
+ * of 1024, ~1.6 MB; at most 1024); when they are all in use, queueing flushes everything
+ * first. Worker thread only from then on.
+ * Returns: (transfer full) free with kumis_sender_free(). */
+struct kumis_sender *kumis_sender_new(GMainContext *context, guint slots);
+
+/* Sends what is queued, detaches the source and frees the sender. */
+void kumis_sender_free(struct kumis_sender *sender);
+
+/* Points @target at @fd and @addr (copied). Flushes what was queued for the old address first.
+ * Fails (FALSE) for an address longer than sockaddr_storage. */
+gboolean kumis_sender_target_set(struct kumis_sender *sender, struct kumis_send_target *target,
+                                 int fd, const struct sockaddr *addr, socklen_t addr_len);
+
+/* Sends what is queued for @target now and unsets it: call before its socket closes or the
+ * memory of @target goes. Idempotent. */
+void kumis_sender_target_clear(struct kumis_sender *sender, struct kumis_send_target *target);
+
+/* Copies @len bytes of @data into the queue of @target (which must be set); it leaves with
+ * the rest of the burst (see above). Returns: FALSE when @len is 0 or over
+ * KUMIS_SENDER_MAX_DATAGRAM (nothing queued: send it yourself). */
+gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_target *target,
+                            const guint8 *data, gsize len);
+
+/* Sends @target's queue now: its burst is complete. */
+void kumis_sender_flush_target(struct kumis_sender *sender, struct kumis_send_target *target);
+
+/* Sends @len bytes of @data to @target now, ahead of what is queued for it (a datagram of
+ * another stream: order per stream is what matters). Returns: FALSE when the kernel refused it
+ * (counted in the target's dropped). */
+gboolean kumis_sender_send(struct kumis_sender *sender, struct kumis_send_target *target,
+                           const guint8 *data, gsize len);
+
+/* Sends everything queued, to every target, now. */
+void kumis_sender_flush(struct kumis_sender *sender);
+
+/* Counters since the sender was made (worker thread). */
+struct kumis_sender_stats {
+    guint64 datagrams;  /* queued and handed to the kernel */
+    guint64 syscalls;   /* sendmmsg/sendmsg calls */
+    guint64 gso_groups; /* messages carrying more than one datagram (UDP GSO) */
+    guint64 dropped;    /* refused by the kernel */
+    guint64 flushes;
+};
+void kumis_sender_get_stats(const struct kumis_sender *sender, struct kumis_sender_stats *stats);
