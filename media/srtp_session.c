@@ -1,5 +1,9 @@
-/* kumis — libsrtp2 sessions keyed by DTLS-SRTP (RFC 3711, RFC 5764, RFC 7714). */
+/* kumis — libsrtp2 sessions keyed by DTLS-SRTP (RFC 3711, RFC 5764, RFC 7714). With a GCM
+ * profile, what we send is protected by srtp_gcm (OpenSSL) instead: Debian's libsrtp2 runs
+ * AES-GCM on NSS at several times the cost, once per packet and subscriber. */
 #include "media/srtp_session.h"
+
+#include "media/srtp_gcm.h"
 
 #include <gio/gio.h>
 #include <srtp2/srtp.h>
@@ -12,7 +16,8 @@
 
 struct kumis_srtp_session {
     srtp_t inbound;
-    srtp_t outbound;
+    srtp_t outbound;                     /* AES-CM profile only */
+    struct kumis_srtp_gcm *gcm_outbound; /* GCM profiles only */
     struct kumis_srtp_stats stats;
 };
 
@@ -121,9 +126,17 @@ struct kumis_srtp_session *kumis_srtp_session_new(const struct kumis_srtp_keys *
     srtp_err_status_t status =
         srtp_session_create(&session->inbound, keys->profile, ssrc_any_inbound, keys->remote_key,
                             key_len, keys->remote_salt, salt_len);
-    if (status == srtp_err_status_ok)
+    if (status == srtp_err_status_ok && keys->profile != KUMIS_SRTP_PROFILE_AES128_CM_SHA1_80) {
+        session->gcm_outbound = kumis_srtp_gcm_new(KUMIS_SRTP_GCM_PROTECT, keys->local_key, key_len,
+                                                   keys->local_salt, salt_len, error);
+        if (session->gcm_outbound == NULL) {
+            kumis_srtp_session_free(session);
+            return NULL;
+        }
+    } else if (status == srtp_err_status_ok) {
         status = srtp_session_create(&session->outbound, keys->profile, ssrc_any_outbound,
                                      keys->local_key, key_len, keys->local_salt, salt_len);
+    }
     if (status != srtp_err_status_ok) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "srtp_create() failed: error %d",
                     (int)status);
@@ -141,6 +154,7 @@ void kumis_srtp_session_free(struct kumis_srtp_session *session)
         srtp_dealloc(session->inbound);
     if (session->outbound)
         srtp_dealloc(session->outbound);
+    kumis_srtp_gcm_free(session->gcm_outbound);
     g_free(session);
 }
 
@@ -151,28 +165,37 @@ void kumis_srtp_session_free(struct kumis_srtp_session *session)
 gboolean kumis_srtp_session_protect_rtp(struct kumis_srtp_session *session, guint8 *buf, gsize *len,
                                         gsize capacity)
 {
-    int n = (int)*len;
-    if (*len < RTP_MIN_LEN || *len > SRTP_MAX_PACKET || capacity < *len + KUMIS_SRTP_MAX_OVERHEAD ||
-        srtp_protect(session->outbound, buf, &n) != srtp_err_status_ok) {
-        session->stats.protect_failures++;
-        return FALSE;
+    gboolean ok = *len >= RTP_MIN_LEN && *len <= SRTP_MAX_PACKET &&
+                  capacity >= *len + KUMIS_SRTP_MAX_OVERHEAD;
+    if (ok && session->gcm_outbound != NULL) {
+        ok = kumis_srtp_gcm_protect_rtp(session->gcm_outbound, buf, len, capacity);
+    } else if (ok) {
+        int n = (int)*len;
+        ok = srtp_protect(session->outbound, buf, &n) == srtp_err_status_ok;
+        if (ok)
+            *len = (gsize)n;
     }
-    *len = (gsize)n;
-    return TRUE;
+    if (!ok)
+        session->stats.protect_failures++;
+    return ok;
 }
 
 gboolean kumis_srtp_session_protect_rtcp(struct kumis_srtp_session *session, guint8 *buf,
                                          gsize *len, gsize capacity)
 {
-    int n = (int)*len;
-    if (*len < RTCP_MIN_LEN || *len > SRTP_MAX_PACKET ||
-        capacity < *len + KUMIS_SRTP_MAX_OVERHEAD ||
-        srtp_protect_rtcp(session->outbound, buf, &n) != srtp_err_status_ok) {
-        session->stats.protect_failures++;
-        return FALSE;
+    gboolean ok = *len >= RTCP_MIN_LEN && *len <= SRTP_MAX_PACKET &&
+                  capacity >= *len + KUMIS_SRTP_MAX_OVERHEAD;
+    if (ok && session->gcm_outbound != NULL) {
+        ok = kumis_srtp_gcm_protect_rtcp(session->gcm_outbound, buf, len, capacity);
+    } else if (ok) {
+        int n = (int)*len;
+        ok = srtp_protect_rtcp(session->outbound, buf, &n) == srtp_err_status_ok;
+        if (ok)
+            *len = (gsize)n;
     }
-    *len = (gsize)n;
-    return TRUE;
+    if (!ok)
+        session->stats.protect_failures++;
+    return ok;
 }
 
 gboolean kumis_srtp_session_unprotect_rtp(struct kumis_srtp_session *session, guint8 *buf,

@@ -48,7 +48,8 @@ gboolean kumis_srtp_profile_lengths(enum kumis_srtp_profile profile, guint *key_
                                     guint *salt_len);
 
 /* Makes the inbound (ssrc_any_inbound) and outbound (ssrc_any_outbound) libsrtp2 sessions for
- * @keys, calling srtp_init() once per process first (thread-safe). Fails with @error set on an
+ * @keys, calling srtp_init() once per process first (thread-safe); with a GCM profile the
+ * outbound side is media/srtp_gcm.h instead. Fails with @error set on an
  * unknown profile, wrong key lengths or a libsrtp error. A session is used by one thread at a
  * time (libsrtp is not thread-safe per session).
  * Returns: (transfer full) free with kumis_srtp_session_free(). */
