@@ -201,7 +201,10 @@ static gboolean peer_on_timer(gpointer data)
 gboolean router_peer_start_timer(gpointer data)
 {
     struct router_peer *peer = data;
-    peer->timer = g_timeout_source_new(1000);
+    /* Whole seconds: GLib fires every such timer of the process in one wake-up, so a worker
+     * with 250 peers wakes once a second for their reports, not 250 times (each wake-up polls
+     * every socket of the worker). */
+    peer->timer = g_timeout_source_new_seconds(1);
     g_source_set_callback(peer->timer, peer_on_timer, router_peer_ref(peer),
                           (GDestroyNotify)router_peer_unref);
     g_source_attach(peer->timer, kumis_worker_get_context(peer->rw->worker));

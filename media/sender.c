@@ -52,7 +52,28 @@ struct sender_source {
 
 static void sender_flush_expired(struct kumis_sender *s);
 
-/* Ready at the oldest queue's deadline (its ready time); GLib does the waiting. */
+/* The source's timing is computed here, on the worker's thread, every iteration, instead of
+ * with g_source_set_ready_time(): that one writes the context's eventfd on every call, a system
+ * call and an extra wake-up per flush (4 700 a second at 100 subscribers). */
+static gboolean sender_source_prepare(GSource *source, gint *timeout)
+{
+    struct kumis_sender *s = ((struct sender_source *)source)->sender;
+    *timeout = -1;
+    if (s->dirty == NULL)
+        return FALSE;
+    gint64 left = s->dirty->deadline_us - g_source_get_time(source);
+    if (left <= 0)
+        return TRUE;
+    *timeout = (gint)((left + 999) / 1000);
+    return FALSE;
+}
+
+static gboolean sender_source_check(GSource *source)
+{
+    struct kumis_sender *s = ((struct sender_source *)source)->sender;
+    return s->dirty && s->dirty->deadline_us <= g_source_get_time(source);
+}
+
 static gboolean sender_source_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
     (void)cb;
@@ -61,7 +82,9 @@ static gboolean sender_source_dispatch(GSource *source, GSourceFunc cb, gpointer
     return G_SOURCE_CONTINUE;
 }
 
-static GSourceFuncs sender_source_funcs = {NULL, NULL, sender_source_dispatch, NULL, NULL, NULL};
+static GSourceFuncs sender_source_funcs = {
+    sender_source_prepare, sender_source_check, sender_source_dispatch, NULL, NULL, NULL,
+};
 
 struct kumis_sender *kumis_sender_new(GMainContext *context, guint slots)
 {
@@ -138,11 +161,6 @@ static void sender_dirty_remove(struct kumis_sender *s, struct kumis_send_target
     t->prev_dirty = t->next_dirty = NULL;
 }
 
-static void sender_arm(struct kumis_sender *s)
-{
-    g_source_set_ready_time(s->source, s->dirty ? s->dirty->deadline_us : -1);
-}
-
 gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_target *target,
                             const guint8 *data, gsize len)
 {
@@ -169,8 +187,6 @@ gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_targe
         else
             sender->dirty = target;
         sender->dirty_tail = target;
-        if (sender->dirty == target)
-            sender_arm(sender);
     } else {
         sender->next[target->queue_tail] = slot;
     }
@@ -281,8 +297,7 @@ static void sender_send_target(struct kumis_sender *s, struct kumis_send_target 
     }
 }
 
-/* Sends @t's queue, returns its slots to the free list and takes it off the dirty list
- * (without re-arming the source: callers do). */
+/* Sends @t's queue, returns its slots to the free list and takes it off the dirty list. */
 static void sender_flush_one(struct kumis_sender *s, struct kumis_send_target *t)
 {
     guint64 dropped = t->dropped;
@@ -311,12 +326,8 @@ static void sender_flush_one(struct kumis_sender *s, struct kumis_send_target *t
 
 void kumis_sender_flush_target(struct kumis_sender *sender, struct kumis_send_target *target)
 {
-    if (!target->queued)
-        return;
-    gboolean was_head = sender->dirty == target;
-    sender_flush_one(sender, target);
-    if (was_head)
-        sender_arm(sender);
+    if (target->queued)
+        sender_flush_one(sender, target);
 }
 
 static void sender_flush_expired(struct kumis_sender *s)
@@ -324,14 +335,12 @@ static void sender_flush_expired(struct kumis_sender *s)
     gint64 now = g_get_monotonic_time();
     while (s->dirty && s->dirty->deadline_us <= now)
         sender_flush_one(s, s->dirty);
-    sender_arm(s);
 }
 
 void kumis_sender_flush(struct kumis_sender *sender)
 {
     while (sender->dirty)
         sender_flush_one(sender, sender->dirty);
-    sender_arm(sender);
 }
 
 gboolean kumis_sender_send(struct kumis_sender *sender, struct kumis_send_target *target,
