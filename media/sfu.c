@@ -615,15 +615,16 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
         kumis_transport_get_stats(conns[i]->transport, &st);
         json_object_set_new(
             root, i == 0 ? "up" : "down",
-            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "state",
+            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "state",
                       kumis_transport_state_name(kumis_transport_get_state(conns[i]->transport)),
                       "rtp_in", (json_int_t)st.rtp_in, "rtp_out", (json_int_t)st.rtp_out, "rtcp_in",
                       (json_int_t)st.rtcp_in, "rtcp_out", (json_int_t)st.rtcp_out,
                       "dropped_unknown", (json_int_t)st.dropped_unknown, "dropped_dtls",
                       (json_int_t)st.dropped_dtls, "dropped_not_ready",
                       (json_int_t)st.dropped_not_ready, "dropped_srtp", (json_int_t)st.dropped_srtp,
-                      "dropped_short", (json_int_t)st.dropped_short, "srtp_profile",
-                      kumis_srtp_profile_name(st.profile)));
+                      "dropped_short", (json_int_t)st.dropped_short, "dropped_overload",
+                      (json_int_t)st.dropped_overload, "send_failed", (json_int_t)st.send_failed,
+                      "srtp_profile", kumis_srtp_profile_name(st.profile)));
     }
     json_t *subs = json_array();
     for (guint i = 0; i < peer->subs->len; i++) {

@@ -62,6 +62,7 @@ struct kumis_transport_stats {
     guint64 dropped_not_ready;       /* SRTP/SRTCP before the keys (or after close) */
     guint64 dropped_srtp;            /* SRTP/SRTCP authentication or replay failure */
     guint64 dropped_short;           /* too short to be RTP or RTCP */
+    guint64 dropped_overload;        /* the worker was too busy: its receive backlog was full */
     guint64 send_not_ready;          /* send before READY or after the end: nothing sent */
     guint64 send_failed;             /* protect refused the packet, or libnice did not send */
     enum kumis_srtp_profile profile; /* negotiated SRTP profile once READY */

@@ -24,6 +24,7 @@ struct side {
     guint candidates;
     gint64 closed_at, failed_at;                   /* monotonic µs, 0 = not yet */
     gint rtp_received, rtcp_received, bad_payload; /* atomics: written by the worker */
+    gint slow_us; /* each RTP packet takes this long to handle (a fan-out to many) */
     gboolean forward_candidates;
     guint16 port;                   /* of the last local candidate */
     GPtrArray *gathered_candidates; /* for a peer that comes late */
@@ -43,6 +44,8 @@ static void on_rtp(struct kumis_transport *t, guint8 *p, gsize len, void *user_d
     if (!ok)
         g_atomic_int_inc(&s->bad_payload);
     g_atomic_int_inc(&s->rtp_received);
+    if (g_atomic_int_get(&s->slow_us))
+        g_usleep(g_atomic_int_get(&s->slow_us));
 }
 
 static void on_rtcp(struct kumis_transport *t, guint8 *p, gsize len, void *user_data)
@@ -575,6 +578,102 @@ static void test_bad_input(void)
     kumis_worker_pool_free(pool);
 }
 
+/* --- a worker that cannot keep up ------------------------------------------------------- */
+
+struct flood {
+    struct kumis_transport *t;
+    gint64 end;
+    guint16 seq;
+    guint sent;
+    gint done;
+};
+
+/* On a's worker, every millisecond: two more packets than b can handle. */
+static gboolean flood_tick(gpointer data)
+{
+    struct flood *f = data;
+    guint8 buf[PAYLOAD_LEN + KUMIS_SRTP_MAX_OVERHEAD];
+    for (int i = 0; i < 2; i++) {
+        gsize len = make_rtp(buf, f->seq++);
+        f->sent += kumis_transport_send_rtp(f->t, buf, len, sizeof buf);
+    }
+    if (g_get_monotonic_time() < f->end)
+        return G_SOURCE_CONTINUE;
+    g_atomic_int_set(&f->done, 1);
+    return G_SOURCE_REMOVE;
+}
+
+struct probe {
+    gint64 posted;
+    gint64 *max_wait;
+};
+
+static gboolean probe_run(gpointer data)
+{
+    struct probe *p = data;
+    gint64 wait = g_get_monotonic_time() - p->posted;
+    if (wait > __atomic_load_n(p->max_wait, __ATOMIC_RELAXED)) /* one writer: b's worker */
+        __atomic_store_n(p->max_wait, wait, __ATOMIC_RELAXED);
+    g_free(p);
+    return G_SOURCE_REMOVE;
+}
+
+/* A publisher that sends more than its worker can fan out (here 2000 packets/s against 500)
+ * must not hold the worker: libnice reads a socket until it is empty in one dispatch, and a
+ * worker stuck there for more than 10 s let libnice's consent checks of all its transports
+ * expire at once. Now the loop keeps turning (other work waits at most a few slices), the
+ * excess is dropped and counted, and the transport stays READY. */
+static void test_overload(void)
+{
+    struct kumis_worker_pool *pool = kumis_worker_pool_new(2, NULL, NULL);
+    struct kumis_cert *cert = kumis_cert_new_self_signed("a", NULL, 1, NULL);
+    struct side a, b;
+    side_init(&a, "a", kumis_worker_pool_get(pool, 0), cert, TRUE);
+    side_init(&b, "b", kumis_worker_pool_get(pool, 1), cert, FALSE);
+    connect_pair(&a, &b);
+    g_assert_true(run_until(both_ready, &a, 10000));
+    g_atomic_int_set(&b.slow_us, 2000);
+    struct flood f = {.t = a.t, .end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC};
+    GSource *tick = g_timeout_source_new(1);
+    g_source_set_callback(tick, flood_tick, &f, NULL);
+    g_source_attach(tick, kumis_worker_get_context(kumis_transport_get_worker(a.t)));
+    gint64 max_wait = 0;
+    while (!g_atomic_int_get(&f.done)) {
+        struct probe *p = g_new0(struct probe, 1);
+        p->posted = g_get_monotonic_time();
+        p->max_wait = &max_wait;
+        kumis_worker_post(kumis_transport_get_worker(b.t), probe_run, p, NULL);
+        g_usleep(50 * 1000);
+        while (g_main_context_iteration(NULL, FALSE))
+            ;
+    }
+    g_source_unref(tick);
+    g_atomic_int_set(&b.slow_us, 0);
+    /* The last probe ran: b's worker is past what it queued. */
+    struct cpu_probe done = {0, 0};
+    kumis_worker_invoke(kumis_transport_get_worker(b.t), cpu_probe_run, &done, NULL);
+    g_assert_true(run_until(cpu_probe_done, &done, 10000));
+    struct kumis_transport_stats st;
+    kumis_transport_get_stats(b.t, &st);
+    g_test_message("sent %u, handled %" G_GUINT64_FORMAT ", dropped for overload %" G_GUINT64_FORMAT
+                   "; other work on the flooded worker waited at most %.1f ms",
+                   f.sent, st.rtp_in, st.dropped_overload,
+                   (gdouble)__atomic_load_n(&max_wait, __ATOMIC_RELAXED) / 1000.0);
+    g_assert_cmpint(__atomic_load_n(&max_wait, __ATOMIC_RELAXED), <, G_USEC_PER_SEC);
+    g_assert_cmpuint(st.dropped_overload, >, 0);
+    g_assert_cmpuint(st.rtp_in, >, 0);
+    g_assert_cmpint(b.bad_payload, ==, 0);
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    g_assert_cmpint(b.state, ==, KUMIS_TRANSPORT_READY);
+    kumis_transport_close(a.t);
+    g_assert_true(run_until(both_closed, &a, 5000));
+    side_clear(&a);
+    side_clear(&b);
+    kumis_cert_unref(cert);
+    kumis_worker_pool_free(pool);
+}
+
 static gboolean freeze_worker(gpointer data)
 {
     g_usleep(GPOINTER_TO_UINT(data) * G_USEC_PER_SEC);
@@ -618,6 +717,7 @@ int main(int argc, char **argv)
     g_test_add_func("/transport/bad-input", test_bad_input);
     g_test_add_func("/transport/hostile-packets", test_hostile_packets);
     g_test_add_func("/transport/ice-failure", test_ice_failure);
+    g_test_add_func("/transport/overload", test_overload);
     g_test_add_func("/transport/consent-loss", test_consent_loss);
     return g_test_run();
 }
