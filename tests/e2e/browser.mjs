@@ -16,14 +16,16 @@ const FLAGS = [
 
 // Launches one persistent context in a fresh profile directory (so localStorage survives a
 // reload, as a real browser's would). @options go to launchPersistentContext (viewport,
-// locale...). Returns the context; its close() also removes the profile.
-export async function launchBrowser(options = {}) {
+// locale...), except `autoplay: true`, which lets pages play media without a user gesture
+// (the media tests' pages, see participants.mjs; the web client's own page must cope without).
+// Returns the context; its close() also removes the profile.
+export async function launchBrowser({ autoplay = false, ...options } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'kumis-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     ignoreHTTPSErrors: true, // kumisd's self-signed certificate
-    args: FLAGS,
+    args: autoplay ? [...FLAGS, '--autoplay-policy=no-user-gesture-required'] : FLAGS,
     ...options,
   });
   const close = context.close.bind(context);

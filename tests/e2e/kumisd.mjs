@@ -1,6 +1,7 @@
 // Runs a real kumisd for a test: in a fresh temporary directory, with a configuration file of
 // the test's choosing (free port, state_dir inside the directory), ready once /healthz answers,
 // stopped by its PID with SIGTERM and checked to exit 0. The binary comes from $KUMISD.
+// Also the two waiting helpers every test uses: sleep() and waitFor().
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -45,7 +46,19 @@ export function writeConfig(dir, groups, name = 'kumisd.conf') {
   return file;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Polls @fn every 100 ms until it returns a truthy value, which it resolves with; throws after
+// @ms naming @what.
+export async function waitFor(fn, ms = 10000, what = 'condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${fn}`);
+    await sleep(100);
+  }
+}
 
 // Resolves with the HTTP status of GET @url (self-signed certificates accepted), 0 on failure.
 export function httpsStatus(url) {
@@ -83,9 +96,10 @@ function exitOf(proc, ms) {
 
 // Starts kumisd with @config merged over {server: {port: <free>, state_dir: <dir>/var}}
 // (a port given in @config is kept: a test can restart a daemon where the page expects it).
-// Returns {url, port, dir, pid, log(), stop(), kill()}; stop() sends SIGTERM to the PID,
-// asserts the exit status is 0 and removes the directory. Throws (with kumisd's output) if
-// the daemon exits or /healthz does not answer within 20 s.
+// Returns {url, port, dir, pid, proc, log(), stop(), kill()}; stop() sends SIGTERM to the PID,
+// asserts the exit status is 0 (a kumisd that died before fails it too) and removes the
+// directory; proc.exitCode/signalCode tell whether it still runs. Throws (with kumisd's
+// output) if the daemon exits or /healthz does not answer within 20 s.
 export async function startKumisd(config = {}) {
   const dir = makeTempDir();
   const port = Number(config.server?.port ?? (await freePort()));
@@ -110,11 +124,13 @@ export async function startKumisd(config = {}) {
     port,
     dir,
     pid: proc.pid,
+    proc,
     log,
     async stop() {
       assert.ok(!stopped, 'kumisd stopped twice');
       stopped = true;
-      process.kill(proc.pid, 'SIGTERM');
+      const running = () => proc.exitCode === null && proc.signalCode === null;
+      if (running()) process.kill(proc.pid, 'SIGTERM');
       const exit = await exitOf(proc, STOP_MS);
       if (!exit) process.kill(proc.pid, 'SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // Shared by the media e2e tests: a participant is a Chromium page that runs the web client's
 // media.js against kumisd, with what the tests need to look at exposed on window.kt.
-import { waitFor } from './harness.mjs';
+import { waitFor } from './kumisd.mjs';
 
 // Opens a page for one person, connects, says hello and joins (as moderator with @password).
 export async function person(browser, server, name, password) {
@@ -9,8 +9,9 @@ export async function person(browser, server, name, password) {
   await page.evaluate(async ({ name, password }) => {
     const { MediaSession } = await import('/media.js');
     const ws = new WebSocket(`wss://${location.host}/ws`, 'kumis.v1');
-    window.kt = { messages: [], errors: [] };
+    window.kt = { messages: [], errors: [], ws };
     await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+    ws.onclose = (e) => { window.kt.closed = { code: e.code, reason: e.reason }; };
     const send = (m) => ws.send(JSON.stringify(m));
     window.kt.send = send;
     window.kt.ms = new MediaSession(send, {
@@ -36,7 +37,9 @@ export async function person(browser, server, name, password) {
   return page;
 }
 
-// The inbound-rtp entries of a page's down connection.
+// The inbound-rtp entries of a page's down connection (frames: framesDecoded; dropped:
+// framesDropped, frames complete but discarded before decoding, e.g. too late; lost: packets
+// lost for good, retransmissions counted).
 export async function inbound(page) {
   return page.evaluate(async () => {
     const pc = window.kt.ms.down;
@@ -46,10 +49,33 @@ export async function inbound(page) {
       if (s.type === 'inbound-rtp') {
         out.push({ kind: s.kind, mid: s.mid, frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0,
           samples: s.totalSamplesReceived ?? 0, level: s.audioLevel ?? 0,
-          packets: s.packetsReceived, nacks: s.nackCount ?? 0 });
+          packets: s.packetsReceived, nacks: s.nackCount ?? 0, lost: s.packetsLost ?? 0,
+          dropped: s.framesDropped ?? 0, keyframes: s.keyFramesDecoded ?? 0, plis: s.pliCount ?? 0,
+          freezes: s.freezeCount ?? 0, freezeS: s.totalFreezesDuration ?? 0 });
       }
     });
     return out;
+  });
+}
+
+// What a publishing page's video sender produced, one entry per simulcast layer in the order
+// it published them (the order of a=simulcast, which is kumis's layer index):
+// [{rid, frames: framesSent, encoded: framesEncoded, keyframes, width, limit}].
+export async function outboundVideo(page) {
+  return page.evaluate(async () => {
+    const pc = window.kt.ms.up;
+    const sender = pc?.getSenders().find((s) => s.track?.kind === 'video');
+    if (!sender) return [];
+    const byRid = new Map();
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') byRid.set(s.rid ?? '', s);
+    });
+    return sender.getParameters().encodings.map((e) => {
+      const s = byRid.get(e.rid ?? '') || {};
+      return { rid: e.rid ?? '', frames: s.framesSent ?? 0, encoded: s.framesEncoded ?? 0,
+        keyframes: s.keyFramesEncoded ?? 0, width: s.frameWidth ?? 0,
+        limit: s.qualityLimitationReason ?? '' };
+    });
   });
 }
 
@@ -67,16 +93,23 @@ export async function selectedLocalPort(page) {
   });
 }
 
-// The server's counters for this participant (the "stats" message).
+// The server's counters for this participant (the "stats" message). Fails after 5 s saying
+// what came instead and how the WebSocket is.
 export async function serverStats(page) {
   return page.evaluate(async () => {
     const n = window.kt.messages.length;
-    window.kt.send({ type: 'stats', id: `s${n}` });
-    for (let i = 0; i < 100; i++) {
-      const m = window.kt.messages.slice(n).find((x) => x.type === 'stats');
-      if (m) return m.media;
+    const id = `s${n}`;
+    const t0 = Date.now();
+    window.kt.send({ type: 'stats', id });
+    while (Date.now() - t0 < 5000) {
+      const m = window.kt.messages.slice(n).find((x) => x.type === 'stats' || (x.type === 'error' && x.id === id));
+      if (m?.type === 'stats') return m.media;
+      if (m) throw new Error(`stats answered by ${JSON.stringify(m)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error('no stats answer');
+    const ws = window.kt.closed ? `closed by the server: ${JSON.stringify(window.kt.closed)}`
+      : `WebSocket readyState ${window.kt.ws.readyState}`;
+    throw new Error(`no stats answer in 5 s (${ws}; ` +
+      `since then: ${JSON.stringify(window.kt.messages.slice(n).map((x) => x.type))})`);
   });
 }

@@ -1,13 +1,32 @@
 // End-to-end under a bad network, inside the test's private network namespace: 5 % of the UDP
 // packets toward an attendee are dropped at random (nftables), then its link is capped at
 // 500 kbit/s (tc tbf). NACKs must be sent and answered, and the attendee must keep decoding.
+//
+// How the 5 % loss is judged: the attendee must decode at least 90 % of the frames it decodes
+// without loss. Frame counts move with the speaker's frame rate (Chromium encodes 720p simulcast
+// on a shared 2-core machine) and with the layer kumis forwards, and a single 5 s window with
+// loss ranged from 83 % to 100 % of the frames sent, so the test alternates clean and lossy
+// windows (clean, lossy, clean, lossy...), counts in each the frames the speaker sent on the
+// layer the attendee receives (sampled every half second) and compares the decoded share of
+// those, summed over the lossy windows, with the one over the clean windows. Every window's
+// figures are printed, and repeated in a failure.
+//
+// What 5 % loss costs here (measured): every NACK is answered within ~2 ms, and no packet stays
+// lost; but a lost last packet of a frame is noticed only when the next frame arrives, ~50 ms
+// later, and Chromium discards a frame completed that late once a newer one can be decoded
+// (framesDropped, no freeze, no PLI): about 5 % of the frames. Each layer switch costs a frame
+// or two more.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startKumisd, launchChromium, sleep, waitFor } from './harness.mjs';
-import { person, inbound, videoOf, selectedLocalPort, serverStats } from './participants.mjs';
+import { startKumisd, sleep, waitFor } from './kumisd.mjs';
+import { launchBrowser } from './browser.mjs';
+import { person, inbound, videoOf, outboundVideo, selectedLocalPort, serverStats } from './participants.mjs';
 
 const PASSWORD = 'rahasia-moderator';
+const LOSS_PERCENT = 5;
+const WINDOW_MS = 5000;
+const PAIRS = 4; // clean + lossy windows: 20 s of loss, ~400 frames
 let server;
 let browser;
 
@@ -15,13 +34,14 @@ const sh = (cmd, args) => execFileSync(cmd, args, { stdio: 'pipe' }).toString();
 
 before(async () => {
   server = await startKumisd({ forum: { policy: 'open', moderator_password: PASSWORD } });
-  browser = await launchChromium();
+  browser = await launchBrowser({ autoplay: true });
 });
 
 after(async () => {
   try { sh('nft', ['delete', 'table', 'inet', 'kumis_loss']); } catch { /* not there */ }
   try { sh('tc', ['qdisc', 'del', 'dev', 'lo', 'root']); } catch { /* not there */ }
   await browser?.close();
+  if (process.env.KUMIS_E2E_LOG) console.error(server?.log());
   if (server) assert.equal(await server.stop(), 0, 'kumisd exits 0 on SIGTERM');
 });
 
@@ -32,7 +52,81 @@ async function framesOver(page, ms) {
   return { frames: b.frames - a.frames, width: b.width, nacks: b.nacks };
 }
 
-test('5 % loss toward an attendee: NACKs answered, >= 90 % of the frames; 500 kbit/s: lower layer', async () => {
+// Drops LOSS_PERCENT % of the UDP packets to @port, at random, or stops doing so.
+function setLoss(port, on) {
+  if (!on) {
+    sh('nft', ['delete', 'table', 'inet', 'kumis_loss']);
+    return;
+  }
+  sh('nft', ['add', 'table', 'inet', 'kumis_loss']);
+  sh('nft', ['add', 'chain', 'inet', 'kumis_loss', 'in', '{ type filter hook input priority 0; }']);
+  sh('nft', ['add', 'rule', 'inet', 'kumis_loss', 'in', 'udp', 'dport', String(port),
+    'numgen', 'random', 'mod', '100', '<', String(LOSS_PERCENT), 'drop']);
+}
+
+// The speaker's and the attendee's video counters and kumis's for the attendee, at one time.
+async function sample(speaker, attendee) {
+  const [inb, sent, stats] = await Promise.all([inbound(attendee), outboundVideo(speaker), serverStats(attendee)]);
+  return { t: Date.now(), rx: videoOf(inb)[0], tx: sent, kumis: stats.receiving.find((r) => r.kind === 'video') };
+}
+
+// One window of WINDOW_MS, with or without loss toward the attendee (on @port). Returns the
+// window's figures; `sent` counts the frames the speaker sent on the layer kumis was forwarding
+// to the attendee, half a second at a time.
+async function measureWindow(speaker, attendee, port, lossy) {
+  if (lossy) setLoss(port, true);
+  try {
+    const first = await sample(speaker, attendee);
+    const layers = [first.kumis.layer];
+    let prev = first;
+    let sent = 0;
+    while (prev.t - first.t < WINDOW_MS) {
+      await sleep(500);
+      const cur = await sample(speaker, attendee);
+      const l = cur.kumis.layer;
+      const frames = (s) => (s.tx[l] ?? s.tx.reduce((a, b) => (a.frames > b.frames ? a : b))).frames;
+      sent += frames(cur) - frames(prev);
+      if (l !== layers.at(-1)) layers.push(l);
+      prev = cur;
+    }
+    const rx = (k) => prev.rx[k] - first.rx[k];
+    const kumis = (k) => prev.kumis[k] - first.kumis[k];
+    return {
+      lossy, ms: prev.t - first.t, layers: layers.join('>'), sent, decoded: rx('frames'),
+      dropped: rx('dropped'), freezes: rx('freezes'), freezeS: rx('freezeS'), keyframes: rx('keyframes'),
+      plis: rx('plis'), nacks: rx('nacks'), lost: rx('lost'), nacksIn: kumis('nacks_in'),
+      retransmitted: kumis('retransmitted'), switches: kumis('layer_switches'), width: prev.rx.width,
+    };
+  } finally {
+    if (lossy) setLoss(port, false);
+  }
+}
+
+const pct = (a, b) => (b > 0 ? (100 * a) / b : 0).toFixed(1);
+
+function report(windows, clean, lossy) {
+  const head = 'window loss    ms layers  sent decoded dropped freezes keyframes plis nacks ' +
+    'kumis:nacks/retransmitted switches lost';
+  const rows = windows.map((w, i) => [
+    String(i + 1).padStart(6), `${w.lossy ? LOSS_PERCENT : 0}%`.padStart(4), String(w.ms).padStart(5),
+    w.layers.padStart(6), String(w.sent).padStart(5), String(w.decoded).padStart(7),
+    String(w.dropped).padStart(7), `${w.freezes} (${w.freezeS.toFixed(1)} s)`.padStart(7),
+    String(w.keyframes).padStart(9), String(w.plis).padStart(4), String(w.nacks).padStart(5),
+    `${w.nacksIn}/${w.retransmitted}`.padStart(25), String(w.switches).padStart(8), String(w.lost).padStart(4),
+  ].join(' '));
+  return [head, ...rows,
+    `without loss: ${clean.decoded} of ${clean.sent} frames sent on the attendee's layer decoded (${pct(clean.decoded, clean.sent)} %)`,
+    `with ${LOSS_PERCENT} % loss: ${lossy.decoded} of ${lossy.sent} (${pct(lossy.decoded, lossy.sent)} %), ` +
+      `${lossy.dropped} complete but dropped, ${lossy.freezes} freezes`,
+  ].join('\n');
+}
+
+const sum = (ws) => ws.reduce((t, w) => {
+  for (const k of ['sent', 'decoded', 'dropped', 'freezes', 'nacks', 'nacksIn', 'retransmitted']) t[k] += w[k];
+  return t;
+}, { sent: 0, decoded: 0, dropped: 0, freezes: 0, nacks: 0, nacksIn: 0, retransmitted: 0 });
+
+test(`${LOSS_PERCENT} % loss toward an attendee: NACKs answered, >= 90 % of the frames; 500 kbit/s: lower layer`, async (t) => {
   const speaker = await person(browser, server, 'Pembicara', PASSWORD);
   const attendee = await person(browser, server, 'Peserta');
   // 720p, so that Chrome sends all three simulcast layers (it sends two for 640x480).
@@ -40,23 +134,28 @@ test('5 % loss toward an attendee: NACKs answered, >= 90 % of the frames; 500 kb
   await waitFor(async () => videoOf(await inbound(attendee)).some((s) => s.frames > 30), 20000,
     'the attendee decoding');
 
-  const clean = await framesOver(attendee, 6000);
-  assert.ok(clean.frames > 0);
-
   const port = await selectedLocalPort(attendee);
-  sh('nft', ['add', 'table', 'inet', 'kumis_loss']);
-  sh('nft', ['add', 'chain', 'inet', 'kumis_loss', 'in', '{ type filter hook input priority 0; }']);
-  sh('nft', ['add', 'rule', 'inet', 'kumis_loss', 'in', 'udp', 'dport', String(port),
-    'numgen', 'random', 'mod', '100', '<', '5', 'drop']);
-  const lossy = await framesOver(attendee, 6000);
-  const stats = await serverStats(attendee);
-  sh('nft', ['delete', 'table', 'inet', 'kumis_loss']);
-  const video = stats.receiving.find((r) => r.kind === 'video');
-  assert.ok(lossy.nacks > 0, `the attendee sent NACKs (${lossy.nacks})`);
-  assert.ok(video.nacks_in > 0 && video.retransmitted > 0,
-    `kumis answered NACKs (${video.nacks_in} NACK packets, ${video.retransmitted} retransmitted)`);
-  assert.ok(lossy.frames >= 0.9 * clean.frames,
-    `with loss ${lossy.frames} frames in 6 s, without ${clean.frames}`);
+  const windows = [];
+  try {
+    for (let i = 0; i < 2 * PAIRS; i++) windows.push(await measureWindow(speaker, attendee, port, i % 2 === 1));
+  } catch (e) {
+    // E.g. kumis closing the attendee's session because its down connection failed.
+    throw new Error(`${e.message}\nafter ${windows.length} windows:\n${report(windows,
+      sum(windows.filter((w) => !w.lossy)), sum(windows.filter((w) => w.lossy)))}\n` +
+      `kumisd (tail):\n${server.log().slice(-1500)}`, { cause: e });
+  }
+  const clean = sum(windows.filter((w) => !w.lossy));
+  const lossy = sum(windows.filter((w) => w.lossy));
+  const figures = report(windows, clean, lossy);
+  t.diagnostic(figures);
+  assert.ok(clean.sent > 0 && clean.decoded > 0, `the attendee decodes without loss\n${figures}`);
+  assert.ok(lossy.nacks > 0, `the attendee sent NACKs (${lossy.nacks})\n${figures}`);
+  assert.ok(lossy.nacksIn > 0 && lossy.retransmitted > 0,
+    `kumis answered NACKs (${lossy.nacksIn} NACK packets, ${lossy.retransmitted} retransmitted)\n${figures}`);
+  // decoded/sent with loss >= 90 % of decoded/sent without, in integers.
+  assert.ok(10 * lossy.decoded * clean.sent >= 9 * clean.decoded * lossy.sent,
+    `with loss the attendee decodes ${pct(lossy.decoded * clean.sent, clean.decoded * lossy.sent)} % ` +
+    `of the frames it decodes without (>= 90 % required)\n${figures}`);
 
   // A 500 kbit/s cap on what reaches the attendee: it is moved to a lower simulcast layer.
   // First let it settle on the highest layer again (the bandwidth estimate climbs after loss).

@@ -3,7 +3,8 @@
 // an attendee asks for the low simulcast layer. Run inside a private network namespace.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startKumisd, launchChromium, sleep, waitFor } from './harness.mjs';
+import { startKumisd, sleep, waitFor } from './kumisd.mjs';
+import { launchBrowser } from './browser.mjs';
 import { person, inbound, videoOf, audioOf } from './participants.mjs';
 
 const PASSWORD = 'rahasia-moderator';
@@ -12,7 +13,7 @@ let browser;
 
 before(async () => {
   server = await startKumisd({ forum: { policy: 'open', moderator_password: PASSWORD } });
-  browser = await launchChromium();
+  browser = await launchBrowser({ autoplay: true });
 });
 
 after(async () => {
