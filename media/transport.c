@@ -17,6 +17,13 @@ GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
 /* A DTLS server waits for the peer's ClientHello without any timer of its own: give the whole
  * handshake this long after ICE connected, then fail (the client's OpenSSL gives up in ~20 s). */
 #define TRANSPORT_DTLS_DEADLINE_S 30
+/* RFC 7675 §5.1: consent expires 30 s after the last proof that the peer still wants our
+ * packets. libnice 0.1.21 declares it lost 10 s after the last answer to checks it sends every
+ * 4-6 s without retransmission, so one check lost on a lossy link (an attendee at 5 % loss saw
+ * this every few minutes) failed a working transport. When libnice gives up on a READY transport
+ * we go on while the peer's authenticated SRTP, SRTCP or DTLS keeps arriving (a browser sends
+ * RTCP at least every few seconds on a live connection), and fail 30 s after the last of it. */
+#define TRANSPORT_CONSENT_TIMEOUT_US (30 * G_USEC_PER_SEC)
 
 /* How long the worker may spend on received datagrams before its loop must turn again.
  * libnice's receive callback (nice_agent_attach_recv) reads a socket until it is empty, all in
@@ -65,6 +72,8 @@ struct kumis_transport {
     GQueue rx_backlog;
     GSource *rx_source;
     gint64 overload_logged_us; /* when the last "overloaded" warning went out */
+    gint64 last_auth_rx_us;    /* the peer's last authenticated SRTP/SRTCP or DTLS datagram */
+    GSource *consent_watch;    /* armed once libnice gave up on a READY transport */
 
     gint state;           /* enum kumis_transport_state, atomic: written by the worker */
     gint close_requested; /* atomic flag: the teardown is queued */
@@ -280,6 +289,7 @@ static void transport_dtls_connected(struct kumis_dtls *dtls, const struct kumis
         return;
     }
     __atomic_store_n(&t->stats.profile, keys->profile, __ATOMIC_RELAXED);
+    t->last_auth_rx_us = g_get_monotonic_time(); /* the handshake's last flight */
     transport_update_progress(t);
 }
 
@@ -323,10 +333,12 @@ static void transport_on_srtp(struct kumis_transport *t, guint8 *buf, gsize len)
         return;
     }
     if (rtcp) {
+        t->last_auth_rx_us = g_get_monotonic_time();
         STAT_ADD(t, rtcp_in, 1);
         if (t->listener->on_rtcp)
             t->listener->on_rtcp(t, buf, len, t->user_data);
     } else {
+        t->last_auth_rx_us = g_get_monotonic_time();
         STAT_ADD(t, rtp_in, 1);
         if (t->listener->on_rtp)
             t->listener->on_rtp(t, buf, len, t->user_data);
@@ -461,6 +473,47 @@ static void transport_on_recv(NiceAgent *agent, guint stream_id, guint component
         transport_backlog_push(t, buf, len);
 }
 
+static void transport_consent_watch_stop(struct kumis_transport *t)
+{
+    if (t->consent_watch == NULL)
+        return;
+    g_source_destroy(t->consent_watch);
+    g_clear_pointer(&t->consent_watch, g_source_unref);
+}
+
+static gboolean transport_on_consent_watch(gpointer data)
+{
+    struct kumis_transport *t = data;
+    gint64 silent = g_get_monotonic_time() - t->last_auth_rx_us;
+    if (silent < TRANSPORT_CONSENT_TIMEOUT_US)
+        return G_SOURCE_CONTINUE;
+    GST_WARNING("transport %p: nothing from the peer for %.1f s: consent expired (RFC 7675)",
+                (void *)t, silent / 1e6);
+    g_clear_pointer(&t->consent_watch, g_source_unref);
+    transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+    return G_SOURCE_REMOVE;
+}
+
+/* libnice reported FAILED: fatal before READY; on a READY transport, see
+ * TRANSPORT_CONSENT_TIMEOUT_US. */
+static void transport_on_ice_failed(struct kumis_transport *t)
+{
+    if (g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_READY || !t->target.set) {
+        transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+        return;
+    }
+    if (t->consent_watch != NULL)
+        return;
+    if (g_get_monotonic_time() - t->last_auth_rx_us >= TRANSPORT_CONSENT_TIMEOUT_US) {
+        transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+        return;
+    }
+    GST_INFO("transport %p: libnice lost consent; the peer's own packets decide now", (void *)t);
+    t->consent_watch = g_timeout_source_new_seconds(1);
+    g_source_set_callback(t->consent_watch, transport_on_consent_watch, t, NULL);
+    g_source_attach(t->consent_watch, kumis_worker_get_context(t->worker));
+}
+
 static void transport_on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
                                          guint state, gpointer user_data)
 {
@@ -475,6 +528,7 @@ static void transport_on_component_state(NiceAgent *agent, guint stream_id, guin
         break;
     case NICE_COMPONENT_STATE_CONNECTED:
     case NICE_COMPONENT_STATE_READY:
+        transport_consent_watch_stop(t);
         if (t->ice_connected)
             break;
         t->ice_connected = TRUE;
@@ -485,7 +539,7 @@ static void transport_on_component_state(NiceAgent *agent, guint stream_id, guin
     case NICE_COMPONENT_STATE_FAILED:
         /* All pairs failed after end-of-candidates, or consent expired (RFC 7675 §5.1; libnice
          * 0.1.21: no answer processed for 10 s). */
-        transport_set_state(t, KUMIS_TRANSPORT_FAILED);
+        transport_on_ice_failed(t);
         break;
     default:
         break;
@@ -573,6 +627,7 @@ static gboolean transport_job_teardown(gpointer data)
     if (t->agent == NULL)
         return G_SOURCE_REMOVE;
     transport_deadline_stop(t);
+    transport_consent_watch_stop(t);
     transport_backlog_clear(t);
     transport_log_stats(t);
     /* What is queued goes out before the close_notify and before libnice closes the socket. */

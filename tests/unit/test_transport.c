@@ -710,6 +710,59 @@ static void test_consent_loss(void)
     kumis_worker_pool_free(pool);
 }
 
+static gboolean nft(const char *rule)
+{
+    g_autofree char *cmd = g_strdup_printf("nft %s", rule);
+    gint status = -1;
+    return g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL) &&
+           g_spawn_check_wait_status(status, NULL);
+}
+
+/* RFC 7675 allows 30 s without proof of consent; libnice 0.1.21 gives up 10 s after the last
+ * answer to its (unretransmitted) checks, so one lost check on a lossy link used to fail a
+ * working transport. Here every STUN packet is dropped (RFC 7983: first byte 0-3) for 16 s while
+ * SRTCP flows both ways: both sides stay READY. Slow; needs nft and a private namespace. */
+static void test_consent_checks_lost(void)
+{
+    if (!g_test_slow()) {
+        g_test_skip("takes about 20 s; run with -m slow");
+        return;
+    }
+    if (!nft("add table inet kumis_stun")) {
+        g_test_skip("nft refused (not root in a private network namespace?)");
+        return;
+    }
+    struct kumis_worker_pool *pool = kumis_worker_pool_new(2, NULL, NULL);
+    struct kumis_cert *cert = kumis_cert_new_self_signed("a", NULL, 1, NULL);
+    struct side a, b;
+    side_init(&a, "a", kumis_worker_pool_get(pool, 0), cert, TRUE);
+    side_init(&b, "b", kumis_worker_pool_get(pool, 1), cert, FALSE);
+    connect_pair(&a, &b);
+    g_assert_true(run_until(both_ready, &a, 10000));
+    g_assert_true(nft("add chain inet kumis_stun in { type filter hook input priority 0; }"));
+    g_assert_true(nft("add rule inet kumis_stun in udp dport 20000-40000 @th,64,6 0 drop"));
+    gint64 end = g_get_monotonic_time() + 16 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < end && a.failed_at == 0 && b.failed_at == 0) {
+        struct send_job ja = {.t = a.t, .n_rtcp = 1}, jb = {.t = b.t, .n_rtcp = 1};
+        send_from_worker(&ja);
+        send_from_worker(&jb);
+        run_until(is_failed, &a, 200);
+    }
+    g_assert_true(nft("delete table inet kumis_stun"));
+    g_test_message("a: %s, b: %s; SRTCP received: a %d, b %d", a.history->str, b.history->str,
+                   g_atomic_int_get(&a.rtcp_received), g_atomic_int_get(&b.rtcp_received));
+    g_assert_cmpint(a.failed_at, ==, 0);
+    g_assert_cmpint(b.failed_at, ==, 0);
+    g_assert_cmpint(g_atomic_int_get(&b.rtcp_received), >=, 50);
+    kumis_transport_close(a.t);
+    kumis_transport_close(b.t);
+    g_assert_true(run_until(both_closed, &a, 10000));
+    side_clear(&a);
+    side_clear(&b);
+    kumis_cert_unref(cert);
+    kumis_worker_pool_free(pool);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -719,5 +772,6 @@ int main(int argc, char **argv)
     g_test_add_func("/transport/ice-failure", test_ice_failure);
     g_test_add_func("/transport/overload", test_overload);
     g_test_add_func("/transport/consent-loss", test_consent_loss);
+    g_test_add_func("/transport/consent-checks-lost", test_consent_checks_lost);
     return g_test_run();
 }
