@@ -152,3 +152,92 @@ gint kumis_layer_selector_target(const struct kumis_layer_selector *sel)
 {
     return sel->target;
 }
+
+/* Loss estimator ------------------------------------------------------------------------- */
+
+static const struct kumis_loss_config loss_config_default = {
+    .window_us = 2 * G_USEC_PER_SEC,
+    .min_packets = 100,
+    .congested = 0.10,
+};
+
+/* Past this step between two reports the extended sequence is not the same count any more. */
+#define LOSS_SEQ_JUMP 65536
+
+void kumis_loss_estimator_init(struct kumis_loss_estimator *est,
+                               const struct kumis_loss_config *config)
+{
+    memset(est, 0, sizeof(*est));
+    est->config = config != NULL ? *config : loss_config_default;
+}
+
+static const struct kumis_loss_report *loss_report_at(const struct kumis_loss_estimator *est,
+                                                      guint i)
+{
+    return &est->reports[(est->first + i) % KUMIS_LOSS_REPORTS];
+}
+
+/* Packets expected from report @from to the newest: sequence differences modulo 2^32, as
+ * reports are kept only while each step forward is under LOSS_SEQ_JUMP. */
+static guint32 loss_expected_since(const struct kumis_loss_estimator *est, guint from)
+{
+    return loss_report_at(est, est->n - 1)->highest_seq - loss_report_at(est, from)->highest_seq;
+}
+
+/* TRUE when the reports from @from to the newest make a whole window. */
+static gboolean loss_window_full(const struct kumis_loss_estimator *est, guint from)
+{
+    gint64 span = loss_report_at(est, est->n - 1)->at_us - loss_report_at(est, from)->at_us;
+    return span >= est->config.window_us &&
+           loss_expected_since(est, from) >= est->config.min_packets;
+}
+
+gdouble kumis_loss_estimator_fraction(const struct kumis_loss_estimator *est)
+{
+    if (est->n < 2 || !loss_window_full(est, 0))
+        return -1;
+    guint32 expected = loss_expected_since(est, 0);
+    /* RFC 3550 A.3: lost over an interval is the difference of the cumulative counts; it is
+     * negative when more late packets and duplicates arrived than were missing. */
+    gint64 lost = (gint64)loss_report_at(est, est->n - 1)->cumulative_lost -
+                  loss_report_at(est, 0)->cumulative_lost;
+    lost = CLAMP(lost, 0, (gint64)expected);
+    return (gdouble)lost / (gdouble)expected;
+}
+
+gboolean kumis_loss_estimator_on_report(struct kumis_loss_estimator *est, guint32 highest_seq,
+                                        gint32 cumulative_lost, gint64 now_us)
+{
+    if (est->n > 0) {
+        gint32 step = (gint32)(highest_seq - loss_report_at(est, est->n - 1)->highest_seq);
+        if (step > LOSS_SEQ_JUMP || step < -LOSS_SEQ_JUMP) {
+            est->n = 0; /* a new count: start from it */
+        } else if (step <= 0) {
+            return FALSE; /* a duplicate or reordered report, or nothing received since */
+        }
+    }
+    if (est->n == KUMIS_LOSS_REPORTS) {
+        est->first = (est->first + 1) % KUMIS_LOSS_REPORTS;
+        est->n--;
+    }
+    est->reports[(est->first + est->n) % KUMIS_LOSS_REPORTS] = (struct kumis_loss_report){
+        .highest_seq = highest_seq,
+        .cumulative_lost = cumulative_lost,
+        .at_us = now_us,
+    };
+    est->n++;
+    /* Slide: drop the oldest report while the window would still be whole without it. */
+    while (est->n > 2 && loss_window_full(est, 1)) {
+        est->first = (est->first + 1) % KUMIS_LOSS_REPORTS;
+        est->n--;
+    }
+    return kumis_loss_estimator_fraction(est) > est->config.congested;
+}
+
+void kumis_loss_estimator_restart(struct kumis_loss_estimator *est)
+{
+    if (est->n > 1) {
+        est->first = (est->first + est->n - 1) % KUMIS_LOSS_REPORTS;
+        est->n = 1;
+    }
+}

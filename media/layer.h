@@ -8,7 +8,10 @@
  * The forwarded layer changes only when a keyframe of the target arrives (a decoder cannot
  * start mid-GOP); until then the selector asks for PLIs (RFC 4585 §6.3.1), throttled.
  *
- * Pure state machine: no allocation, no clock of its own (callers pass now_us). */
+ * Beside it, the loss estimator that tells the router when a subscriber's reported loss is
+ * sustained enough to mean its layer does not fit (see struct kumis_loss_estimator).
+ *
+ * Pure state machines: no allocation, no clock of their own (callers pass now_us). */
 #pragma once
 
 #include <glib.h>
@@ -74,3 +77,56 @@ gboolean kumis_layer_selector_should_pli(struct kumis_layer_selector *sel, gint6
 /* The layer being forwarded (-1 none) and the target (-1 none). */
 gint kumis_layer_selector_current(const struct kumis_layer_selector *sel);
 gint kumis_layer_selector_target(const struct kumis_layer_selector *sel);
+
+/* Loss-based congestion from a subscriber's receiver reports (RFC 3550 §6.4.1).
+ *
+ * One report's fraction lost is no verdict: Chromium reports every ~250 ms on 7-50 packets, so
+ * with 5 % random loss (recovered by NACK) one report in ten says 10-32 %. Instead the
+ * estimator keeps the reports' (extended highest sequence, cumulative lost) pairs and measures
+ * the loss over a window of them, as RFC 3550 A.3 does over one interval: expected = the
+ * difference of the extended highest sequences, lost = the difference of the cumulative
+ * counts (which goes down when late or retransmitted packets arrive, or duplicates: RFC 3550
+ * allows it). The window is the most recent reports spanning at least window_us and at least
+ * min_packets expected packets; its loss above `congested` (10 %, the threshold at which
+ * draft-ietf-rmcat-gcc §6 decreases) is congestion. */
+struct kumis_loss_config {
+    gint64 window_us;  /* 2 s: the reports a verdict rests on span at least this long */
+    guint min_packets; /* 100: ... and cover at least this many expected packets */
+    gdouble congested; /* 0.10: loss over the window above this is congestion */
+};
+
+#define KUMIS_LOSS_REPORTS 32 /* reports kept: 8 s at Chromium's 4 a second */
+
+struct kumis_loss_report {
+    guint32 highest_seq;    /* extended highest sequence number received */
+    gint32 cumulative_lost; /* signed, as on the wire */
+    gint64 at_us;
+};
+
+struct kumis_loss_estimator {
+    struct kumis_loss_config config;
+    struct kumis_loss_report reports[KUMIS_LOSS_REPORTS]; /* ring: the window, oldest first */
+    guint first, n;
+};
+
+/* Sets up @est with @config, or the defaults above when @config is NULL. Cannot fail. */
+void kumis_loss_estimator_init(struct kumis_loss_estimator *est,
+                               const struct kumis_loss_config *config);
+
+/* Takes one report block's @highest_seq (extended, wraps at 2^32) and @cumulative_lost for our
+ * stream, received at monotonic time @now_us. A report that adds no expected packet (a
+ * duplicate, one older than the last, or one with nothing new) changes nothing and returns
+ * FALSE; one whose sequence jumps by more than 2^16 either way (the receiver restarted its
+ * count) starts the estimator afresh from it.
+ * Returns: TRUE when the loss over the window now exceeds the congestion threshold. */
+gboolean kumis_loss_estimator_on_report(struct kumis_loss_estimator *est, guint32 highest_seq,
+                                        gint32 cumulative_lost, gint64 now_us);
+
+/* The loss over the window, from 0 to 1, or -1 while the reports kept span less than
+ * window_us or fewer than min_packets expected packets. */
+gdouble kumis_loss_estimator_fraction(const struct kumis_loss_estimator *est);
+
+/* Forgets the window, keeping the last report as the start of the next one: call it after
+ * acting on a verdict (the next one needs losses of its own) or when what is measured changed
+ * (another layer is forwarded). */
+void kumis_loss_estimator_restart(struct kumis_loss_estimator *est);

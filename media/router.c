@@ -403,7 +403,8 @@ static void sink_update_target(struct router_sink *sink, gint64 now)
     guint64 estimate =
         now < atomic_load(&sink->delay_until_us) ? atomic_load(&sink->bwe_bps) * 9 / 10 : 0;
     /* Loss-based (as in GCC, draft-ietf-rmcat-gcc §6): sustained loss above ~10 % at a layer
-     * means it does not fit, whatever the delay-based estimate says. */
+     * (over 2 s of receiver reports, see sink_on_report) means it does not fit, whatever the
+     * delay-based estimate says. */
     int lossy = atomic_load(&sink->congested_layer);
     if (now < atomic_load(&sink->congested_until_us) && lossy > 0) {
         guint64 below = info[lossy - 1].bitrate_bps + 1;
@@ -754,6 +755,8 @@ struct router_sink *router_sink_new(struct router_peer *peer, struct router_sour
     s->down = kumis_transport_ref(peer->down);
     s->d = *desc;
     s->cur_layer = source->d.video ? -1 : 0;
+    kumis_loss_estimator_init(&s->loss, NULL);
+    s->loss_layer = s->cur_layer;
     /* Up one layer after 5 s without congestion (see sink_update_target). */
     static const struct kumis_layer_config layer_config = {1.1, 5000000, 500000};
     kumis_layer_selector_init(&s->layers, &layer_config);

@@ -62,8 +62,10 @@ struct router_sink {
     atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
     atomic_ullong bwe_bps;
     atomic_int layer_now;
-    atomic_llong congested_until_us; /* loss reported: hold a lower layer until then */
-    atomic_llong delay_until_us;     /* REMB fell (delay-based overuse): obey it until then */
+    struct kumis_loss_estimator loss; /* sink worker: loss over its receiver reports */
+    int loss_layer;                   /* sink worker: the layer that loss was measured on */
+    atomic_llong congested_until_us;  /* sustained loss: hold a lower layer until then */
+    atomic_llong delay_until_us;      /* REMB fell (delay-based overuse): obey it until then */
     atomic_int congested_layer;
 };
 
