@@ -1,4 +1,4 @@
-/* kumis — per-participant transport: libnice ICE + DTLS-SRTP + libsrtp2 on one media worker. */
+/* kumis — per-participant transport: libnice ICE + DTLS-SRTP (libsrtp2; GCM protect: srtp_gcm). */
 #include "media/transport.h"
 
 #include <gio/gio.h>
