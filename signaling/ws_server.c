@@ -237,8 +237,14 @@ static int on_writeable(struct sig_conn *conn, struct lws *wsi)
         int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);
         g_free(buf);
         g_free(text);
-        if (n < (int)len)
+        if (n < (int)len) {
+            /* lws buffers what the socket did not take; less than all means it failed, and the
+             * message stream is broken: close (the client sees 1006). */
+            g_warning("ws: connection %" G_GUINT64_FORMAT " (%s): write of %zu bytes gave %d: "
+                      "closing",
+                      conn->id, conn->peer, len, n);
             return -1;
+        }
         if (!g_queue_is_empty(&conn->out) || conn->close_status)
             lws_callback_on_writable(wsi);
         return 0;
