@@ -31,7 +31,6 @@ struct sender_cmsg {
 struct kumis_sender {
     GSource *source;
     guint n_slots;
-    guint n_used;
     gint free_head;                       /* free slots, linked through next[] */
     guint8 *data;                         /* n_slots × KUMIS_SENDER_MAX_DATAGRAM */
     guint16 *len;                         /* per slot */
@@ -171,7 +170,6 @@ gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_targe
         kumis_sender_flush(sender);
     gint slot = sender->free_head;
     sender->free_head = sender->next[slot];
-    sender->n_used++;
     memcpy(sender->data + (gsize)slot * KUMIS_SENDER_MAX_DATAGRAM, data, len);
     sender->len[slot] = (guint16)len;
     sender->next[slot] = -1;
@@ -309,7 +307,6 @@ static void sender_flush_one(struct kumis_sender *s, struct kumis_send_target *t
         gint next = s->next[i];
         s->next[i] = s->free_head;
         s->free_head = i;
-        s->n_used--;
         s->stats.datagrams++;
         i = next;
     }

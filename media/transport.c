@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "media/rx_backlog.h"
 #include "media/sender.h"
 
 GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
@@ -25,21 +26,6 @@ GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
  * RTCP at least every few seconds on a live connection), and fail 30 s after the last of it. */
 #define TRANSPORT_CONSENT_TIMEOUT_US (30 * G_USEC_PER_SEC)
 
-/* How long the worker may spend on received datagrams before its loop must turn again.
- * libnice's receive callback (nice_agent_attach_recv) reads a socket until it is empty, all in
- * one dispatch: a publisher's datagram costs a fan-out to every subscriber on the worker, so
- * when the worker gets less CPU than that takes, the socket never empties and the dispatch
- * never ends. Nothing else on the worker ran then, for 3 to 17 s at N = 400-450 on a saturated
- * 2-core machine: not libnice's consent checks (RFC 7675; libnice 0.1.21 sends one every
- * 4-6 s without retransmission and fails the component 10 s after the last answer it
- * processed), not the other sockets with their answers, so every transport of the worker
- * failed at once. Past this slice datagrams wait in the transport's backlog instead (a copy),
- * libnice empties the socket at once, and the backlog is worked off one slice per dispatch. */
-#define TRANSPORT_RX_SLICE_US 10000
-/* At most this many datagrams wait (about 1 s of a 1.7 Mbit/s publisher); past it the worker
- * is overloaded for good and newer datagrams are dropped (dropped_overload): media degrades,
- * ICE, DTLS and consent go on. */
-#define TRANSPORT_RX_BACKLOG_MAX 256
 /* At most one "overloaded" warning per transport this often. */
 #define TRANSPORT_OVERLOAD_LOG_US (5 * G_USEC_PER_SEC)
 
@@ -67,10 +53,9 @@ struct kumis_transport {
      * (libnice sends) before READY, for pairs we cannot address directly, and after the end. */
     GSocket *selected_socket;
     struct kumis_send_target target;
-    /* Datagrams received once the worker's loop had been busy for a slice, oldest first
-     * (struct transport_datagram), and the source that works them off, made on first use. */
-    GQueue rx_backlog;
-    GSource *rx_source;
+    /* Datagrams received once the worker's loop had been busy for a slice (media/rx_backlog.h),
+     * made on first use. */
+    struct kumis_rx_backlog *rx_backlog;
     gint64 overload_logged_us; /* when the last "overloaded" warning went out */
     gint64 last_auth_rx_us;    /* the peer's last authenticated SRTP/SRTCP or DTLS datagram */
     GSource *consent_watch;    /* armed once libnice gave up on a READY transport */
@@ -370,86 +355,30 @@ static void transport_on_datagram(struct kumis_transport *t, guint8 *buf, gsize 
         STAT_ADD(t, dropped_unknown, 1);
 }
 
-/* A datagram waiting in the backlog. */
-struct transport_datagram {
-    gsize len;
-    guint8 data[];
-};
-
-/* Returns: TRUE when the dispatch under way has held the worker's loop for a slice or more
- * (GLib caches the time at which this iteration started dispatching). */
-static gboolean transport_slice_spent(void)
+/* Worker thread: a datagram that waited in the backlog. */
+static void transport_on_backlog_datagram(guint8 *data, gsize len, void *user_data)
 {
-    GSource *current = g_main_current_source();
-    return current != NULL &&
-           g_get_monotonic_time() - g_source_get_time(current) >= TRANSPORT_RX_SLICE_US;
+    struct kumis_transport *t = user_data;
+    if (t->agent != NULL)
+        transport_on_datagram(t, data, len);
 }
-
-static void transport_backlog_clear(struct kumis_transport *t)
-{
-    struct transport_datagram *d;
-    while ((d = g_queue_pop_head(&t->rx_backlog)) != NULL)
-        g_free(d);
-    if (t->rx_source != NULL) {
-        g_source_destroy(t->rx_source);
-        g_clear_pointer(&t->rx_source, g_source_unref);
-    }
-}
-
-struct transport_backlog_source {
-    GSource base;
-    struct kumis_transport *transport; /* outlives the source: the teardown destroys it */
-};
-
-/* Worker thread: works the backlog off for one slice (at least one datagram), then lets the
- * loop turn. */
-static gboolean transport_backlog_dispatch(GSource *source, GSourceFunc cb, gpointer data)
-{
-    (void)cb;
-    (void)data;
-    struct kumis_transport *t = ((struct transport_backlog_source *)source)->transport;
-    gint64 end = g_get_monotonic_time() + TRANSPORT_RX_SLICE_US;
-    struct transport_datagram *d;
-    while (t->agent != NULL && (d = g_queue_pop_head(&t->rx_backlog)) != NULL) {
-        transport_on_datagram(t, d->data, d->len);
-        g_free(d);
-        if (g_get_monotonic_time() >= end)
-            break;
-    }
-    g_source_set_ready_time(t->rx_source, g_queue_is_empty(&t->rx_backlog) ? -1 : 0);
-    return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs transport_backlog_funcs = {
-    NULL, NULL, transport_backlog_dispatch, NULL, NULL, NULL,
-};
 
 /* Worker thread: keeps a copy of the datagram for later, or drops it when the backlog is full. */
-static void transport_backlog_push(struct kumis_transport *t, const gchar *buf, gsize len)
+static void transport_backlog_push(struct kumis_transport *t, const guint8 *buf, gsize len)
 {
-    if (g_queue_get_length(&t->rx_backlog) >= TRANSPORT_RX_BACKLOG_MAX) {
-        STAT_ADD(t, dropped_overload, 1);
-        gint64 now = g_get_monotonic_time();
-        if (now - t->overload_logged_us >= TRANSPORT_OVERLOAD_LOG_US) {
-            t->overload_logged_us = now;
-            GST_WARNING("transport %p: worker %u overloaded, %" G_GUINT64_FORMAT
-                        " datagrams dropped so far",
-                        (void *)t, kumis_worker_get_index(t->worker), t->stats.dropped_overload);
-        }
+    if (t->rx_backlog == NULL)
+        t->rx_backlog = kumis_rx_backlog_new(kumis_worker_get_context(t->worker),
+                                             transport_on_backlog_datagram, t);
+    if (kumis_rx_backlog_push(t->rx_backlog, buf, len))
         return;
+    STAT_ADD(t, dropped_overload, 1);
+    gint64 now = g_get_monotonic_time();
+    if (now - t->overload_logged_us >= TRANSPORT_OVERLOAD_LOG_US) {
+        t->overload_logged_us = now;
+        GST_WARNING("transport %p: worker %u overloaded, %" G_GUINT64_FORMAT
+                    " datagrams dropped so far",
+                    (void *)t, kumis_worker_get_index(t->worker), t->stats.dropped_overload);
     }
-    if (t->rx_source == NULL) {
-        t->rx_source =
-            g_source_new(&transport_backlog_funcs, sizeof(struct transport_backlog_source));
-        ((struct transport_backlog_source *)t->rx_source)->transport = t;
-        g_source_set_static_name(t->rx_source, "kumis-transport-backlog");
-        g_source_attach(t->rx_source, kumis_worker_get_context(t->worker));
-    }
-    struct transport_datagram *d = g_malloc(sizeof *d + len);
-    d->len = len;
-    memcpy(d->data, buf, len);
-    g_queue_push_tail(&t->rx_backlog, d);
-    g_source_set_ready_time(t->rx_source, 0);
 }
 
 /* libnice's receive callback, called for each datagram until the socket is empty. Handled at
@@ -467,10 +396,10 @@ static void transport_on_recv(NiceAgent *agent, guint stream_id, guint component
         STAT_ADD(t, dropped_unknown, 1);
         return;
     }
-    if (g_queue_is_empty(&t->rx_backlog) && !transport_slice_spent())
-        transport_on_datagram(t, (guint8 *)buf, len);
+    if (kumis_rx_backlog_must_wait(t->rx_backlog))
+        transport_backlog_push(t, (const guint8 *)buf, len);
     else
-        transport_backlog_push(t, buf, len);
+        transport_on_datagram(t, (guint8 *)buf, len);
 }
 
 static void transport_consent_watch_stop(struct kumis_transport *t)
@@ -628,7 +557,7 @@ static gboolean transport_job_teardown(gpointer data)
         return G_SOURCE_REMOVE;
     transport_deadline_stop(t);
     transport_consent_watch_stop(t);
-    transport_backlog_clear(t);
+    g_clear_pointer(&t->rx_backlog, kumis_rx_backlog_free);
     transport_log_stats(t);
     /* What is queued goes out before the close_notify and before libnice closes the socket. */
     kumis_sender_target_clear(kumis_worker_get_sender(t->worker), &t->target);
