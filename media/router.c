@@ -187,8 +187,8 @@ struct router *router_new(struct kumis_worker_pool *pool)
         rw->drain = g_source_new(&drain_funcs, sizeof(GSource) + sizeof(void *));
         *(struct router_worker **)(rw->drain + 1) = rw;
         /* Not above libnice's sources: GLib dispatches only the highest ready priority, and
-         * under load the inbox is never empty, so a higher drain starved STUN consent checks
-         * until the browsers' consent expired (RFC 7675: 30 s) on the receiving worker. */
+         * under load the inbox is never empty, so a higher drain starved libnice's STUN
+         * consent checks until it declared consent lost on the receiving worker. */
         g_source_set_priority(rw->drain, G_PRIORITY_DEFAULT);
         g_source_attach(rw->drain, kumis_worker_get_context(rw->worker));
     }
