@@ -364,6 +364,12 @@ struct sig_server *sig_server_new(const struct sig_server_options *options, GMai
     info.foreign_loops = foreign_loops;
     info.ssl_cert_filepath = options->certificate_path;
     info.ssl_private_key_filepath = options->private_key_path;
+    /* HTTP/1.1 only. Over HTTP/2, Chromium carries every WebSocket to this origin (RFC 8441), from
+     * its pages (seen even across Playwright contexts), as streams of one TCP connection, and
+     * lws 4.1 sometimes ends that whole connection when it closes one stream: closing one
+     * participant's session (a vanished speaker) dropped everyone else in that browser with 1006.
+     * One connection per WebSocket keeps each session's fate its own. */
+    info.alpn = "http/1.1";
     /* The lws option macros share bits (each carries what it implies), hence the NOLINT. */
     // NOLINTBEGIN(misc-redundant-expression)
     info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |

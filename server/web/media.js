@@ -8,6 +8,13 @@ const SIMULCAST = [
   { rid: 'f', maxBitrate: 1_500_000 },
 ];
 
+// Video the browser holds before showing it. On a lossy link the last packet of a frame is
+// missed only when the next frame arrives (33-66 ms later); kumis resends it within a few ms of
+// the NACK, but Chromium throws a frame completed after a newer one was shown (framesDropped).
+// 150 ms covers one frame interval, the resend and one more retry; the audio waits with the
+// video (lip sync), and 150 ms is well inside a conversation's budget.
+const VIDEO_BUFFER_MS = 150;
+
 export class MediaSession {
   // send(msg): sends a signaling message; onTrack(streamId, stream), onRemoveStream(streamId)
   constructor(send, { onStream = () => {}, onStreamGone = () => {}, onState = () => {} } = {}) {
@@ -57,6 +64,9 @@ export class MediaSession {
     if (this.down) return this.down;
     const pc = this.down = this.makePc('down');
     pc.ontrack = (e) => {
+      if (e.track.kind === 'video' && 'jitterBufferTarget' in e.receiver) {
+        e.receiver.jitterBufferTarget = VIDEO_BUFFER_MS;
+      }
       const stream = e.streams[0] || new MediaStream([e.track]);
       if (!this.streams.has(stream.id)) {
         this.streams.set(stream.id, stream);

@@ -6,6 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { startKumisd } from './kumisd.mjs';
 import { KumisClient } from './wsclient.mjs';
 
@@ -235,6 +236,18 @@ test('plain HTTP to the port gets a redirect to https, not a hang', async () => 
   const res = await fetchStatus(`http://127.0.0.1:${server.port}/`);
   assert.ok([301, 302, 307, 308].includes(res.status), `status ${res.status}`);
   assert.match(res.headers.location, /^https:\/\//);
+});
+
+// A browser that may speak HTTP/2 carries all its WebSockets to kumisd as streams of one TCP
+// connection (RFC 8441), and lws 4.1 sometimes ends the whole connection when one stream is
+// closed: a vanished speaker's session took the other sessions of that browser with it (1006).
+test('TLS offers only http/1.1, so every WebSocket has its own TCP connection', async () => {
+  const alpn = await new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: server.port, ALPNProtocols: ['h2', 'http/1.1'],
+      rejectUnauthorized: false }, () => { resolve(s.alpnProtocol); s.end(); });
+    s.on('error', reject);
+  });
+  assert.equal(alpn, 'http/1.1', 'a client offering h2 and http/1.1 gets http/1.1');
 });
 
 test('/healthz answers 200 ok; an unknown path 404; the page and its modules are served', async () => {
