@@ -150,7 +150,7 @@ gboolean sig_message_parse(const char *data, gsize len, gsize max_len, struct si
 
     json_error_t jerr;
     /* JSON_REJECT_DUPLICATES: two "type" keys must not mean two things to two readers. */
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL)
         return parse_fail(err, SIG_ERR_BAD_JSON, "not valid JSON (line %d, column %d)", jerr.line,
                           jerr.column);

@@ -39,7 +39,12 @@ static void test_errors(void)
     g_assert_cmpint(parse_error("{"), ==, SIG_ERR_BAD_JSON);
     g_assert_cmpint(parse_error("{\"type\":\"hello\",\"type\":\"join\"}"), ==, SIG_ERR_BAD_JSON);
     g_assert_cmpint(parse_error("[1,2]"), ==, SIG_ERR_NOT_OBJECT);
-    g_assert_cmpint(parse_error("42"), ==, SIG_ERR_BAD_JSON); /* no JSON_DECODE_ANY */
+    /* JSON, but not an object: every scalar too (jansson needs JSON_DECODE_ANY for those). */
+    g_assert_cmpint(parse_error("42"), ==, SIG_ERR_NOT_OBJECT);
+    g_assert_cmpint(parse_error("\"hello\""), ==, SIG_ERR_NOT_OBJECT);
+    g_assert_cmpint(parse_error("null"), ==, SIG_ERR_NOT_OBJECT);
+    g_assert_cmpint(parse_error("true"), ==, SIG_ERR_NOT_OBJECT);
+    g_assert_cmpint(parse_error("42 43"), ==, SIG_ERR_BAD_JSON);
     g_assert_cmpint(parse_error("{}"), ==, SIG_ERR_MISSING_TYPE);
     g_assert_cmpint(parse_error("{\"type\":5}"), ==, SIG_ERR_MISSING_TYPE);
     g_assert_cmpint(parse_error("{\"type\":\"nope\"}"), ==, SIG_ERR_UNKNOWN_TYPE);
