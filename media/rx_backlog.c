@@ -74,14 +74,37 @@ gboolean kumis_rx_backlog_must_wait(const struct kumis_rx_backlog *backlog)
            g_get_monotonic_time() - g_source_get_time(current) >= KUMIS_RX_SLICE_US;
 }
 
-gboolean kumis_rx_backlog_push(struct kumis_rx_backlog *backlog, const guint8 *data, gsize len)
+/* Removes the oldest datagram over KUMIS_RX_SMALL_BYTES. Returns: FALSE when there is none. */
+static gboolean rx_backlog_evict_big(struct kumis_rx_backlog *b)
 {
-    if (g_queue_get_length(&backlog->datagrams) >= KUMIS_RX_BACKLOG_MAX)
-        return FALSE;
+    for (GList *l = b->datagrams.head; l != NULL; l = l->next) {
+        struct rx_datagram *d = l->data;
+        if (d->len > KUMIS_RX_SMALL_BYTES) {
+            g_queue_delete_link(&b->datagrams, l);
+            g_free(d);
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+guint kumis_rx_backlog_push(struct kumis_rx_backlog *backlog, const guint8 *data, gsize len)
+{
+    guint dropped = 0;
+    if (g_queue_get_length(&backlog->datagrams) >= KUMIS_RX_BACKLOG_MAX) {
+        if (len > KUMIS_RX_SMALL_BYTES || !rx_backlog_evict_big(backlog))
+            return 1;
+        dropped = 1;
+    }
     struct rx_datagram *d = g_malloc(sizeof *d + len);
     d->len = len;
     memcpy(d->data, data, len);
     g_queue_push_tail(&backlog->datagrams, d);
     g_source_set_ready_time(backlog->source, 0);
-    return TRUE;
+    return dropped;
+}
+
+guint kumis_rx_backlog_length(const struct kumis_rx_backlog *backlog)
+{
+    return backlog->datagrams.length;
 }

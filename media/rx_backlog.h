@@ -16,9 +16,12 @@
 /* How long the worker may spend on received datagrams before its loop must turn again. */
 #define KUMIS_RX_SLICE_US 10000
 /* At most this many datagrams wait (about 1 s of a 1.7 Mbit/s publisher); past it the worker
- * is overloaded for good and newer datagrams are refused: media degrades, ICE, DTLS and
- * consent go on. */
+ * is overloaded for good and datagrams are dropped: media degrades, ICE, DTLS and consent go
+ * on. What goes first is video: a datagram up to KUMIS_RX_SMALL_BYTES (an Opus packet, RTCP, a
+ * DTLS record; VP8 packets are ~1 200 bytes) takes the place of the oldest bigger one waiting,
+ * so that in a forum where the CPU runs out people still hear the speaker. */
 #define KUMIS_RX_BACKLOG_MAX 256
+#define KUMIS_RX_SMALL_BYTES 400
 
 struct kumis_rx_backlog;
 
@@ -38,6 +41,11 @@ void kumis_rx_backlog_free(struct kumis_rx_backlog *backlog);
  * (NULL: nothing), or the dispatch under way has held the loop for a slice or more. */
 gboolean kumis_rx_backlog_must_wait(const struct kumis_rx_backlog *backlog);
 
-/* Copies @len bytes of @data to the end of the backlog. Returns: FALSE when it is full
- * (KUMIS_RX_BACKLOG_MAX): nothing kept, the caller counts the drop. */
-gboolean kumis_rx_backlog_push(struct kumis_rx_backlog *backlog, const guint8 *data, gsize len);
+/* Copies @len bytes of @data to the end of the backlog. When it is full (KUMIS_RX_BACKLOG_MAX),
+ * a small datagram evicts the oldest big one instead (see above).
+ * Returns: the number of datagrams dropped (0 or 1; the caller counts them): the new one when
+ * nothing could make room for it, or the evicted one. */
+guint kumis_rx_backlog_push(struct kumis_rx_backlog *backlog, const guint8 *data, gsize len);
+
+/* Returns: the number of datagrams waiting. */
+guint kumis_rx_backlog_length(const struct kumis_rx_backlog *backlog);

@@ -369,9 +369,10 @@ static void transport_backlog_push(struct kumis_transport *t, const guint8 *buf,
     if (t->rx_backlog == NULL)
         t->rx_backlog = kumis_rx_backlog_new(kumis_worker_get_context(t->worker),
                                              transport_on_backlog_datagram, t);
-    if (kumis_rx_backlog_push(t->rx_backlog, buf, len))
+    guint dropped = kumis_rx_backlog_push(t->rx_backlog, buf, len);
+    if (dropped == 0)
         return;
-    STAT_ADD(t, dropped_overload, 1);
+    STAT_ADD(t, dropped_overload, dropped);
     gint64 now = g_get_monotonic_time();
     if (now - t->overload_logged_us >= TRANSPORT_OVERLOAD_LOG_US) {
         t->overload_logged_us = now;
