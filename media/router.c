@@ -761,6 +761,8 @@ struct router_sink *router_sink_new(struct router_peer *peer, struct router_sour
     static const struct kumis_layer_config layer_config = {1.1, 5000000, 500000};
     kumis_layer_selector_init(&s->layers, &layer_config);
     atomic_init(&s->max_layer, -1);
+    atomic_init(&s->rtx_on, FALSE);
+    s->rtx_seq = (guint16)g_random_int(); /* RFC 4588 §4: random start, like any RTP stream */
     kumis_rewrite_init(&s->rw, desc->ssrc, source->d.clock_rate,
                        source->d.vp8 ? KUMIS_REWRITE_CODEC_VP8 : KUMIS_REWRITE_CODEC_OTHER);
     if (source->d.video)
@@ -786,6 +788,21 @@ void router_sink_close(struct router_sink *s)
 void router_sink_set_max_layer(struct router_sink *s, int layer)
 {
     atomic_store(&s->max_layer, layer);
+}
+
+void router_sink_set_rtx(struct router_sink *s, gboolean accepted)
+{
+    atomic_store(&s->rtx_on, accepted && s->d.rtx_pt != 0 && s->d.rtx_ssrc != 0);
+}
+
+guint8 router_sink_get_pt(const struct router_sink *s)
+{
+    return s->d.pt;
+}
+
+guint8 router_sink_get_rtx_pt(const struct router_sink *s)
+{
+    return s->d.rtx_pt;
 }
 
 void router_sink_get_stats(const struct router_sink *s, struct router_sink_stats *st)

@@ -82,6 +82,8 @@ struct router_sink_desc {
     guint32 ssrc;             /* ours, as offered in the down SDP */
     guint8 pt;                /* ours, as offered */
     guint8 ext_abs_send_time; /* 0: not negotiated */
+    guint32 rtx_ssrc;         /* RFC 4588 retransmission stream, as offered (0: none) */
+    guint8 rtx_pt;            /* its payload type (0: none); used once the answer takes it */
 };
 
 /* Control thread: @source goes to @peer's down transport as a new subscriber track; a
@@ -93,6 +95,12 @@ void router_sink_close(struct router_sink *sink);
 /* What the subscriber asks for: 0 = lowest layer, ROUTER_MAX_LAYERS - 1 = highest, -1 = by
  * bandwidth (auto). Any thread. */
 void router_sink_set_max_layer(struct router_sink *sink, int layer);
+/* Whether the subscriber's answer accepted the RTX stream of the description: then NACKs are
+ * answered on it (RFC 4588), else with the original packets. Any thread. */
+void router_sink_set_rtx(struct router_sink *sink, gboolean accepted);
+/* The payload types of the description (rtx: 0 when none). Any thread. */
+guint8 router_sink_get_pt(const struct router_sink *sink);
+guint8 router_sink_get_rtx_pt(const struct router_sink *sink);
 
 struct router_sink_stats {
     guint64 packets_out, bytes_out, nacks_in, retransmitted, plis_in, layer_switches;

@@ -58,6 +58,8 @@ struct router_sink {
     struct kumis_layer_selector layers; /* sink worker: which simulcast layer, and when */
     gint64 layers_updated_us;           /* sink worker */
     atomic_int max_layer;               /* -1: auto */
+    atomic_bool rtx_on;                 /* the answer took d.rtx_pt */
+    guint16 rtx_seq;                    /* sink worker: next RTX sequence number */
     atomic_bool closed;
     atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
     atomic_ullong bwe_bps;

@@ -11,14 +11,24 @@
 
 /* RTCP from subscribers ---------------------------------------------------------------- */
 
-/* Sink worker: answers a NACK from the packets this subscriber was sent (RFC 4585 §6.2.1). */
+/* Sink worker: answers a NACK from the packets this subscriber was sent (RFC 4585 §6.2.1), on
+ * the RTX stream when the subscriber took it (RFC 4588: its receiver then tells resent packets
+ * from late ones, for its statistics and its bandwidth estimate), else as sent before. */
 static void sink_answer_nack(struct router_sink *sink, const guint16 *seqs, gssize n)
 {
     atomic_fetch_add(&sink->nacks_in, 1);
+    gboolean rtx = atomic_load(&sink->rtx_on);
     for (gssize i = 0; sink->cache && i < n; i++) {
         guint8 buf[BUF_ROOM];
         gssize len = kumis_packet_cache_copy(sink->cache, seqs[i], buf, PACKET_MAX);
-        if (len > 0 && kumis_transport_send_rtp(sink->down, buf, (gsize)len, sizeof buf))
+        if (len <= 0)
+            continue;
+        gsize out = (gsize)len;
+        struct kumis_rtp_header h;
+        if (rtx && kumis_rtp_parse(buf, out, &h))
+            out = kumis_rtp_to_rtx(buf, out, PACKET_MAX + 2, &h, sink->d.rtx_pt, sink->d.rtx_ssrc,
+                                   sink->rtx_seq++);
+        if (out > 0 && kumis_transport_send_rtp(sink->down, buf, out, sizeof buf))
             atomic_fetch_add(&sink->retransmitted, 1);
     }
 }

@@ -191,6 +191,21 @@ void kumis_rtp_set_ssrc(guint8 *data, struct kumis_rtp_header *h, guint32 ssrc)
     h->ssrc = ssrc;
 }
 
+gsize kumis_rtp_to_rtx(guint8 *data, gsize len, gsize capacity, struct kumis_rtp_header *h,
+                       guint8 rtx_pt, guint32 rtx_ssrc, guint16 rtx_seq)
+{
+    if (capacity < len + 2 || h->payload_offset > len)
+        return 0;
+    guint16 osn = h->seq;
+    memmove(data + h->payload_offset + 2, data + h->payload_offset, len - h->payload_offset);
+    kumis_put_be16(data + h->payload_offset, osn);
+    kumis_rtp_set_payload_type(data, h, rtx_pt);
+    kumis_rtp_set_ssrc(data, h, rtx_ssrc);
+    kumis_rtp_set_seq(data, h, rtx_seq);
+    h->payload_len += 2;
+    return len + 2;
+}
+
 void kumis_rtp_set_payload_type(guint8 *data, struct kumis_rtp_header *h, guint8 pt)
 {
     pt &= 0x7F;

@@ -102,6 +102,14 @@ void kumis_rtp_set_ssrc(guint8 *data, struct kumis_rtp_header *h, guint32 ssrc);
 void kumis_rtp_set_payload_type(guint8 *data, struct kumis_rtp_header *h, guint8 pt);
 void kumis_rtp_set_marker(guint8 *data, struct kumis_rtp_header *h, gboolean marker);
 
+/* RFC 4588 §4: turns the packet in @data (@len bytes, parsed into @h) into its retransmission
+ * on an RTX stream, in place: payload type @rtx_pt, SSRC @rtx_ssrc, sequence number @rtx_seq,
+ * and the original sequence number (OSN) put before the payload; timestamp, marker, CSRCs,
+ * header extensions and padding stay. @capacity is the room in @data.
+ * Returns: the new length (@len + 2), or 0 when @capacity is too small (nothing changed). */
+gsize kumis_rtp_to_rtx(guint8 *data, gsize len, gsize capacity, struct kumis_rtp_header *h,
+                       guint8 rtx_pt, guint32 rtx_ssrc, guint16 rtx_seq);
+
 /* Overwrites the value of extension element @id with @value of exactly its current length
  * (the packet never changes size). FALSE when the element is absent or of another length. */
 gboolean kumis_rtp_ext_write(guint8 *data, const struct kumis_rtp_header *h, guint8 id,

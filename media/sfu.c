@@ -309,6 +309,8 @@ static void sub_add(struct sfu_peer *peer, struct sfu_track *track)
         .ssrc = ssrc,
         .pt = track->video ? (track->h264 ? 102 : 96) : 111,
         .ext_abs_send_time = 2, /* sdp.c's down offers: abs-send-time is extmap 2 */
+        .rtx_ssrc = rtx,
+        .rtx_pt = rtx ? (track->h264 ? 103 : 97) : 0, /* sdp_negotiate.c: the codec's pt + 1 */
     };
     struct sfu_sub *sub = g_new0(struct sfu_sub, 1);
     sub->track = track;
@@ -379,6 +381,28 @@ void sfu_peer_subscribe(struct sfu_peer *peer)
     down_renegotiate(peer);
 }
 
+/* RFC 4588 retransmissions go to a subscriber track only if its m-line of @answer kept the
+ * rtx payload type that repairs the offered codec (Chromium does; a peer may drop it). */
+static void subs_take_rtx(struct sfu_peer *peer, const struct sdp_session *answer)
+{
+    for (guint i = 0; i < peer->subs->len; i++) {
+        struct sfu_sub *sub = g_ptr_array_index(peer->subs, i);
+        gboolean accepted = FALSE;
+        for (guint m = 0; m < answer->media->len && !accepted; m++) {
+            const struct sdp_media *a = g_ptr_array_index(answer->media, m);
+            if (a->rejected || a->mid == NULL || strcmp(a->mid, sub->mid) != 0)
+                continue;
+            for (guint c = 0; c < a->codecs->len; c++) {
+                const struct sdp_codec *codec = g_ptr_array_index(a->codecs, c);
+                if (codec->apt >= 0 && codec->pt == router_sink_get_rtx_pt(sub->sink) &&
+                    codec->apt == router_sink_get_pt(sub->sink))
+                    accepted = TRUE;
+            }
+        }
+        router_sink_set_rtx(sub->sink, accepted);
+    }
+}
+
 gboolean sfu_peer_down_answer(struct sfu_peer *peer, const char *sdp, GError **error)
 {
     if (!peer->down_offer_pending) {
@@ -388,6 +412,8 @@ gboolean sfu_peer_down_answer(struct sfu_peer *peer, const char *sdp, GError **e
     struct sdp_session *answer = sdp_session_parse(sdp, strlen(sdp), error);
     gboolean ok = answer != NULL && sdp_down_answer_check(peer->down_offer, answer, error) &&
                   (peer->down_remote_set || conn_set_remote(peer->down, answer, error));
+    if (ok)
+        subs_take_rtx(peer, answer);
     if (answer)
         sdp_session_free(answer);
     if (!ok)

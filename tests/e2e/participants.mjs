@@ -51,7 +51,8 @@ export async function inbound(page) {
           samples: s.totalSamplesReceived ?? 0, level: s.audioLevel ?? 0,
           packets: s.packetsReceived, nacks: s.nackCount ?? 0, lost: s.packetsLost ?? 0,
           dropped: s.framesDropped ?? 0, keyframes: s.keyFramesDecoded ?? 0, plis: s.pliCount ?? 0,
-          freezes: s.freezeCount ?? 0, freezeS: s.totalFreezesDuration ?? 0 });
+          freezes: s.freezeCount ?? 0, freezeS: s.totalFreezesDuration ?? 0,
+          rtx: s.retransmittedPacketsReceived ?? 0 });
       }
     });
     return out;

@@ -220,6 +220,47 @@ static void test_writers(void)
     g_assert_cmpmem(p + 25, sizeof(p) - 25, opus_packet + 25, sizeof(p) - 25);
 }
 
+/* RFC 4588 §4: the retransmission keeps timestamp, marker, extensions and padding, and carries
+ * the original sequence number before the payload; too little room changes nothing. */
+static void test_to_rtx(void)
+{
+    guint8 buf[64];
+    memcpy(buf, opus_packet, sizeof opus_packet);
+    struct kumis_rtp_header h;
+    g_assert_true(kumis_rtp_parse(buf, sizeof opus_packet, &h));
+    g_assert_cmpuint(
+        kumis_rtp_to_rtx(buf, sizeof opus_packet, sizeof opus_packet + 1, &h, 97, 0xCAFEF00D, 7),
+        ==, 0);
+    g_assert_cmpmem(buf, sizeof opus_packet, opus_packet, sizeof opus_packet);
+
+    gsize len = kumis_rtp_to_rtx(buf, sizeof opus_packet, sizeof buf, &h, 97, 0xCAFEF00D, 7);
+    g_assert_cmpuint(len, ==, sizeof opus_packet + 2);
+    struct kumis_rtp_header r;
+    g_assert_true(kumis_rtp_parse(buf, len, &r));
+    g_assert_cmpuint(r.payload_type, ==, 97);
+    g_assert_true(r.marker);
+    g_assert_cmpuint(r.ssrc, ==, 0xCAFEF00D);
+    g_assert_cmpuint(r.seq, ==, 7);
+    g_assert_cmpuint(r.timestamp, ==, 0xDEADBEEF);
+    g_assert_cmpuint(r.payload_len, ==, 3 + 2);
+    g_assert_cmpuint(kumis_be16(buf + r.payload_offset), ==, 0x1234); /* OSN */
+    g_assert_cmpmem(buf + r.payload_offset + 2, 3, "\xF0\x0D\x01", 3);
+    g_assert_cmpmem(buf + 12, r.payload_offset - 12, opus_packet + 12, r.payload_offset - 12);
+    g_assert_cmpuint(h.payload_type, ==, 97); /* @h follows */
+    g_assert_cmpuint(h.payload_len, ==, 5);
+
+    /* Padding stays at the end, after the payload. */
+    guint8 p[40] = {0xA0, 0x60, 0x00, 0x05, 0, 0, 0, 1, 0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 3};
+    g_assert_true(kumis_rtp_parse(p, 19, &h));
+    len = kumis_rtp_to_rtx(p, 19, sizeof p, &h, 97, 42, 1);
+    g_assert_cmpuint(len, ==, 21);
+    g_assert_true(kumis_rtp_parse(p, len, &r));
+    g_assert_true(r.padding);
+    g_assert_cmpuint(r.padding_len, ==, 3);
+    g_assert_cmpuint(r.payload_len, ==, 6);
+    g_assert_cmpmem(p + 12, 8, "\x00\x05\x01\x02\x03\x04\x00\x00", 8);
+}
+
 static void test_demux(void)
 {
     /* RFC 7983 §7 ranges at their edges. */
@@ -340,6 +381,7 @@ int main(int argc, char **argv)
     g_test_add_func("/rtp/ext/malformed", test_ext_malformed);
     g_test_add_func("/rtp/ext/two-byte", test_ext_two_byte);
     g_test_add_func("/rtp/writers", test_writers);
+    g_test_add_func("/rtp/rtx", test_to_rtx);
     g_test_add_func("/rtp/demux", test_demux);
     g_test_add_func("/rtp/interop/gstreamer-opus-extensions", test_gstreamer_opus_extensions);
     return g_test_run();
