@@ -178,7 +178,7 @@ struct sdp_session *sdp_up_answer_new(const struct sdp_session *offer,
     session_set_local(s, local);
     s->session_version = 2;
     s->setup = SDP_SETUP_PASSIVE; /* RFC 5763 §5: the answerer to actpass picks; we serve */
-    guint accepted = 0;
+    guint accepted = 0, kept = 0;
     for (guint i = 0; i < offer->media->len; i++) {
         const struct sdp_media *m = g_ptr_array_index(offer->media, i);
         struct sdp_media *a = sdp_media_new(i, m->kind);
@@ -187,9 +187,19 @@ struct sdp_session *sdp_up_answer_new(const struct sdp_session *offer,
         a->mid = g_strdup(m->mid);
         a->direction = SDP_DIR_INACTIVE;
         a->rejected = TRUE;
-        gboolean wanted = !m->rejected &&
-                          (m->kind == SDP_KIND_AUDIO || m->kind == SDP_KIND_VIDEO) &&
-                          (m->direction == SDP_DIR_SENDONLY || m->direction == SDP_DIR_SENDRECV);
+        gboolean usable = !m->rejected && (m->kind == SDP_KIND_AUDIO || m->kind == SDP_KIND_VIDEO);
+        gboolean wanted =
+            usable && (m->direction == SDP_DIR_SENDONLY || m->direction == SDP_DIR_SENDRECV);
+        /* A track the browser stopped sending (camera off: its m-line inactive) is answered
+         * inactive, not rejected (RFC 3264 §6.1): a rejected m-line is stopped for good, and
+         * rejecting the BUNDLE tag would move the browser onto a new transport (RFC 8843). */
+        if (usable && m->direction == SDP_DIR_INACTIVE && is_dtls_srtp(m->proto) &&
+            media_answer(a, m, video_prefs ? video_prefs : sdp_video_codecs_default)) {
+            a->direction = SDP_DIR_INACTIVE;
+            a->rejected = FALSE;
+            kept++;
+            continue;
+        }
         if (wanted && !is_dtls_srtp(m->proto)) {
             sdp_media_fail(error, m, SDP_ERROR_UNSUPPORTED, "protocol %s is not DTLS-SRTP",
                            m->proto);
@@ -206,7 +216,7 @@ struct sdp_session *sdp_up_answer_new(const struct sdp_session *offer,
         a->rejected = !wanted;
         accepted += wanted;
     }
-    if (accepted == 0) {
+    if (accepted == 0 && kept == 0) {
         sdp_fail(error, SDP_ERROR_UNSUPPORTED,
                  "the offer sends no audio or video kumis can receive");
         goto out_refuse;

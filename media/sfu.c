@@ -53,6 +53,8 @@ struct sfu_conn {
 struct sfu_track {
     struct sfu_peer *peer;
     char *mid;
+    char *msid;      /* (nullable) the publisher's stream (a=msid) */
+    char *stream_id; /* the stream subscribers see: the participant, or "<participant>-screen" */
     gboolean video;
     gboolean h264;
     guint32 speaker_id; /* audio: id in the speaker detector */
@@ -297,7 +299,7 @@ static void sub_add(struct sfu_peer *peer, struct sfu_track *track)
     guint32 ssrc = g_random_int() | 1, rtx = track->video ? g_random_int() | 1 : 0;
     g_autofree char *track_id = g_strdup_printf("%s-%s", track->peer->id, track->mid);
     struct sdp_out_track *out = sdp_out_track_new(track->video ? SDP_KIND_VIDEO : SDP_KIND_AUDIO,
-                                                  track->peer->id, track_id, "kumis", ssrc, rtx);
+                                                  track->stream_id, track_id, "kumis", ssrc, rtx);
     sdp_out_track_add_default_codecs(out, track->h264);
     g_autoptr(GError) error = NULL;
     const char *mid = sdp_mline_table_add(peer->mlines, out, &error);
@@ -364,6 +366,8 @@ static void track_free(struct sfu_track *track)
         kumis_speaker_detector_remove(sfu->speakers, track->speaker_id);
     router_source_close(track->source);
     g_free(track->mid);
+    g_free(track->msid);
+    g_free(track->stream_id);
     g_free(track);
 }
 
@@ -448,6 +452,21 @@ static guint32 offer_primary_ssrc(const struct sdp_media *m)
     return m->ssrcs->len ? ((const struct sdp_ssrc *)g_ptr_array_index(m->ssrcs, 0))->ssrc : 0;
 }
 
+/* Which stream a new track of @peer belongs to for its subscribers (signaling/PROTOCOL.md):
+ * the tracks of one publisher stream stay together; the first stream (camera and microphone)
+ * is the participant's id, a second one (a screen share) "<participant>-screen". */
+static char *track_stream_id(const struct sfu_peer *peer, const char *msid)
+{
+    gboolean main_taken = FALSE;
+    for (guint i = 0; i < peer->tracks->len; i++) {
+        const struct sfu_track *t = g_ptr_array_index(peer->tracks, i);
+        if (msid != NULL && g_strcmp0(t->msid, msid) == 0)
+            return g_strdup(t->stream_id);
+        main_taken |= strcmp(t->stream_id, peer->id) == 0;
+    }
+    return main_taken ? g_strdup_printf("%s-screen", peer->id) : g_strdup(peer->id);
+}
+
 static struct sfu_track *track_new(struct sfu_peer *peer, const struct sdp_media *offered,
                                    const struct sdp_media *accepted)
 {
@@ -478,6 +497,8 @@ static struct sfu_track *track_new(struct sfu_peer *peer, const struct sdp_media
     struct sfu_track *track = g_new0(struct sfu_track, 1);
     track->peer = peer;
     track->mid = g_strdup(accepted->mid);
+    track->msid = g_strdup(offered->msid_stream);
+    track->stream_id = track_stream_id(peer, offered->msid_stream);
     track->video = d.video;
     track->h264 = d.h264;
     track->source = router_source_new(peer->rp, &d);
@@ -485,8 +506,9 @@ static struct sfu_track *track_new(struct sfu_peer *peer, const struct sdp_media
         track->speaker_id = ++peer->sfu->next_track_id;
         kumis_speaker_detector_add(peer->sfu->speakers, track->speaker_id);
     }
-    g_message("sfu: %s publishes %s mid %s (%s, %u layer%s)", peer->id, d.video ? "video" : "audio",
-              track->mid, codec->name, d.n_layers, d.n_layers > 1 ? "s" : "");
+    g_message("sfu: %s publishes %s mid %s (%s, %u layer%s) in stream %s", peer->id,
+              d.video ? "video" : "audio", track->mid, codec->name, d.n_layers,
+              d.n_layers > 1 ? "s" : "", track->stream_id);
     return track;
 }
 

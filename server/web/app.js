@@ -22,6 +22,7 @@ const state = {
   errors: {}, // field -> {key, vars}, the form's validation messages
   alert: null, // {kind: 'error'|'info', key, detail}
   publishing: false,
+  sharing: false,
 };
 
 let joinDetails = null; // {name, institution, password}: kept to join again after a reconnect
@@ -95,6 +96,7 @@ const handlers = {
     render();
   },
   error(msg) {
+    media?.then((session) => session?.handle(msg)); // a refused up offer is rolled back
     if (msg.id === joinRequest && state.phase === 'joining') {
       state.phase = 'ready';
       joinDetails = null;
@@ -146,6 +148,7 @@ function mediaSession() {
         onStream: addVideo,
         onStreamGone: (id) => document.querySelector(`video[data-stream="${CSS.escape(id)}"]`)?.remove(),
         onState: () => {},
+        onScreenEnded: () => { state.sharing = false; render(); },
       }))
       .catch(() => null);
   }
@@ -155,10 +158,13 @@ function mediaSession() {
 function addVideo(id, stream) {
   const video = document.createElement('video');
   video.dataset.stream = id;
+  // A speaker's second stream is a screen share (signaling/PROTOCOL.md): shown large, first.
+  if (id.endsWith('-screen')) video.classList.add('screen');
   video.autoplay = true;
   video.playsInline = true;
   video.srcObject = stream;
-  $('videos').append(video);
+  if (video.classList.contains('screen')) $('videos').prepend(video);
+  else $('videos').append(video);
   video.play().catch(() => {});
   render();
 }
@@ -169,6 +175,7 @@ function leaveRoomLocally(keepDetails) {
   media = null;
   $('videos').replaceChildren();
   state.publishing = false;
+  state.sharing = false;
   state.me = null;
   state.people = new Map();
   state.phase = state.forum ? 'ready' : 'start';
@@ -247,6 +254,22 @@ async function toggleCamera() {
   render();
 }
 
+async function toggleScreen() {
+  const session = await mediaSession();
+  if (!session) return;
+  try {
+    if (state.sharing) await session.stopScreen();
+    else await session.shareScreen();
+    state.sharing = !state.sharing;
+  } catch (e) {
+    // The person closed the browser's picker: nothing to say.
+    if (e?.name !== 'NotAllowedError' && e?.name !== 'AbortError') {
+      state.alert = { kind: 'error', key: 'error.screen', vars: { message: e?.message || String(e) } };
+    }
+  }
+  render();
+}
+
 // ---- rendering -------------------------------------------------------------------------
 
 function render() {
@@ -321,6 +344,8 @@ function renderRoom() {
   const mayPublish = me.role === 'moderator' || me.state === 'speaker';
   $('camera').hidden = !mayPublish;
   $('camera').textContent = tr(state.publishing ? 'room.cameraOff' : 'room.camera');
+  $('screen').hidden = !mayPublish || !navigator.mediaDevices?.getDisplayMedia;
+  $('screen').textContent = tr(state.sharing ? 'room.screenOff' : 'room.screen');
   $('no-video').hidden = $('videos').childElementCount > 0;
   const everyone = [...state.people.values()];
   const waiting = everyone.filter((p) => p.state === 'lobby' && p.id !== me.id);
@@ -395,6 +420,7 @@ function start() {
     });
   }
   $('camera').addEventListener('click', toggleCamera);
+  $('screen').addEventListener('click', toggleScreen);
   window.addEventListener('online', () => {
     if (state.conn === 'closed') conn.connect();
   });

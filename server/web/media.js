@@ -17,14 +17,22 @@ const VIDEO_BUFFER_MS = 150;
 
 export class MediaSession {
   // send(msg): sends a signaling message; onTrack(streamId, stream), onRemoveStream(streamId)
-  constructor(send, { onStream = () => {}, onStreamGone = () => {}, onState = () => {} } = {}) {
+  constructor(send, { onStream = () => {}, onStreamGone = () => {}, onState = () => {},
+    onScreenEnded = () => {} } = {}) {
     this.send = send;
     this.onStream = onStream;
     this.onStreamGone = onStreamGone;
     this.onState = onState;
+    this.onScreenEnded = onScreenEnded;
     this.up = null;
     this.down = null;
     this.localStream = null;
+    this.camera = {}; // kind -> the camera's and microphone's transceivers
+    this.screen = null; // the screen share's transceiver
+    this.screenStream = null;
+    this.upQueue = Promise.resolve(); // up offers, one at a time
+    this.upOffers = 0;
+    this.upOfferId = null; // the id of the up offer waiting for its answer
     this.streams = new Map();
     this.queue = Promise.resolve(); // signaling is applied in arrival order (JSEP)
   }
@@ -39,25 +47,99 @@ export class MediaSession {
     return pc;
   }
 
-  // Publishes camera and microphone (and optional extra tracks such as a screen share).
+  // The up connection is made once; turning the camera off and on, and sharing the screen,
+  // re-offer on it (signaling/PROTOCOL.md), so the ICE and DTLS session stays.
+  ensureUp() {
+    if (!this.up) this.up = this.makePc('up');
+    return this.up;
+  }
+
+  // Offers the up connection as it is now, one negotiation at a time: a new offer waits until
+  // the server has answered the last one (or 10 s, if it answered with an error instead).
+  negotiateUp() {
+    const run = this.upQueue.then(async () => {
+      const pc = this.up;
+      if (!pc || pc.signalingState === 'closed') return;
+      await new Promise((resolve) => {
+        const check = () => {
+          if (pc.signalingState !== 'stable' && pc.signalingState !== 'closed') return false;
+          clearTimeout(timer);
+          pc.removeEventListener('signalingstatechange', check);
+          resolve();
+          return true;
+        };
+        const timer = setTimeout(() => { pc.removeEventListener('signalingstatechange', check); resolve(); }, 10000);
+        if (!check()) pc.addEventListener('signalingstatechange', check);
+      });
+      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      await pc.setLocalDescription(await pc.createOffer());
+      this.upOfferId = `up-${++this.upOffers}`;
+      this.send({ type: 'offer', pc: 'up', sdp: pc.localDescription.sdp, id: this.upOfferId });
+    });
+    this.upQueue = run.catch((e) => this.onState('error', String(e)));
+    return run;
+  }
+
+  // Sends @track on @transceiver again (turned back on), or on a new transceiver made by @init.
+  async sendTrack(transceiver, track, stream, init) {
+    if (transceiver && transceiver.currentDirection !== 'stopped') {
+      transceiver.direction = 'sendonly';
+      await transceiver.sender.replaceTrack(track);
+      transceiver.sender.setStreams?.(stream);
+      return transceiver;
+    }
+    return this.ensureUp().addTransceiver(track, { direction: 'sendonly', streams: [stream], ...init });
+  }
+
+  async stopSending(transceiver) {
+    if (!transceiver || transceiver.currentDirection === 'stopped') return;
+    transceiver.direction = 'inactive';
+    await transceiver.sender.replaceTrack(null);
+  }
+
+  // Publishes camera and microphone (@stream: tracks of the caller's choosing instead).
   async publish({ video = true, audio = true, simulcast = true, stream = null } = {}) {
     this.localStream = stream || await navigator.mediaDevices.getUserMedia({ video, audio });
-    const pc = this.up = this.makePc('up');
     for (const track of this.localStream.getTracks()) {
-      const init = { direction: 'sendonly', streams: [this.localStream] };
-      if (track.kind === 'video' && simulcast) init.sendEncodings = SIMULCAST;
-      pc.addTransceiver(track, init);
+      const init = track.kind === 'video' && simulcast ? { sendEncodings: SIMULCAST } : {};
+      this.camera[track.kind] = await this.sendTrack(this.camera[track.kind], track, this.localStream, init);
     }
-    await pc.setLocalDescription(await pc.createOffer());
-    this.send({ type: 'offer', pc: 'up', sdp: pc.localDescription.sdp });
+    await this.negotiateUp();
     return this.localStream;
   }
 
+  // Camera and microphone off: their m-lines go inactive, a screen share goes on.
   async unpublish() {
-    if (this.up) this.up.close();
-    this.up = null;
+    for (const t of Object.values(this.camera)) await this.stopSending(t);
     if (this.localStream) this.localStream.getTracks().forEach((t) => t.stop());
     this.localStream = null;
+    if (this.up) await this.negotiateUp();
+  }
+
+  // Shares the screen (or the video track of @stream) as a second stream, which others receive
+  // as "<participant>-screen". Ends by stopScreen(), or by the browser's own "stop sharing",
+  // after which onScreenEnded() is called.
+  async shareScreen({ stream = null } = {}) {
+    const s = stream || await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const track = s.getVideoTracks()[0];
+    if (!track) throw new Error('no video track to share');
+    if ('contentHint' in track) track.contentHint = 'detail'; // slides: sharp text over smooth motion
+    await this.stopScreen({ negotiate: false });
+    this.screenStream = s;
+    this.screen = await this.sendTrack(this.screen, track, s, {});
+    track.addEventListener('ended', () => {
+      if (this.screenStream === s) this.stopScreen().then(() => this.onScreenEnded());
+    });
+    await this.negotiateUp();
+    return s;
+  }
+
+  async stopScreen({ negotiate = true } = {}) {
+    if (!this.screenStream) return;
+    await this.stopSending(this.screen);
+    this.screenStream.getTracks().forEach((t) => t.stop());
+    this.screenStream = null;
+    if (negotiate) await this.negotiateUp();
   }
 
   ensureDown() {
@@ -86,6 +168,18 @@ export class MediaSession {
   // (a candidate must not overtake the description it belongs to). Returns a promise of
   // whether the message was a media one.
   handle(msg) {
+    if (msg.type === 'error' && msg.id != null && msg.id === this.upOfferId) {
+      // The server refused our up offer (e.g. not allowed to speak): back to stable, so that
+      // the next change can be offered.
+      this.upOfferId = null;
+      const pc = this.up;
+      const run = this.queue.then(async () => {
+        if (pc?.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+        return true;
+      });
+      this.queue = run.catch((e) => this.onState('error', String(e)));
+      return run;
+    }
     if (!['offer', 'answer', 'candidate'].includes(msg.type)) return Promise.resolve(false);
     const run = this.queue.then(() => this.apply(msg));
     this.queue = run.catch((e) => this.onState('error', String(e)));
@@ -94,6 +188,7 @@ export class MediaSession {
 
   async apply(msg) {
     if (msg.type === 'answer' && msg.pc === 'up' && this.up) {
+      this.upOfferId = null;
       await this.up.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
       return true;
     }
@@ -120,8 +215,10 @@ export class MediaSession {
   }
 
   close() {
-    this.unpublish();
+    for (const s of [this.localStream, this.screenStream]) s?.getTracks().forEach((t) => t.stop());
+    this.localStream = this.screenStream = null;
+    if (this.up) this.up.close();
     if (this.down) this.down.close();
-    this.down = null;
+    this.up = this.down = null;
   }
 }

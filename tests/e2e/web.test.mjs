@@ -145,6 +145,8 @@ async function moderatorAdmitsAndPublishes(moderator) {
 
   // The moderator (a speaker) turns the camera on; the attendee's page shows the video.
   assert.equal(await page.locator('#camera').isVisible(), false, 'an attendee has no camera button');
+  assert.equal(await page.locator('#screen').isVisible(), false, 'an attendee has no screen-share button');
+  assert.equal(await moderator.locator('#screen').innerText(), 'Bagikan layar', 'a speaker may share the screen');
   await moderator.click('#camera');
   await moderator.waitForFunction(() => /Matikan/.test(document.querySelector('#camera').textContent));
   await page.waitForFunction(() => {

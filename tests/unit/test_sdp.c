@@ -435,6 +435,51 @@ static void test_up_answer_refusals(void)
     up_answer_fails(recv, SDP_ERROR_UNSUPPORTED, "no audio or video kumis can receive");
 }
 
+/* Camera off (a re-offer with the m-lines inactive): answered inactive with a codec, not
+ * rejected, and still bundled, so the browser keeps the transceivers and the transport; an
+ * offer with every m-line inactive is answered too (the speaker turned everything off). */
+static void test_up_answer_inactive(void)
+{
+    g_autofree char *cam = load("chromium-offer-camera-mic.sdp");
+    g_autofree char *off = replace(cam, "a=sendonly", "a=inactive");
+    struct sdp_session *offer = parse_ok(off);
+    struct sdp_local local = local_params(NULL);
+    g_autoptr(GError) error = NULL;
+    struct sdp_session *ans = sdp_up_answer_new(offer, &local, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(ans);
+    g_assert_cmpuint(ans->media->len, ==, 2);
+    for (guint i = 0; i < ans->media->len; i++) {
+        struct sdp_media *a = g_ptr_array_index(ans->media, i);
+        g_assert_false(a->rejected);
+        g_assert_cmpint(a->direction, ==, SDP_DIR_INACTIVE);
+        g_assert_cmpuint(a->codecs->len, >, 0);
+    }
+    g_autofree char *text = sdp_session_write(ans);
+    g_assert_nonnull(strstr(text, "a=group:BUNDLE 0 1\r\n"));
+    g_assert_null(strstr(text, "m=audio 0 "));
+    g_assert_null(strstr(text, "m=video 0 "));
+    sdp_session_free(ans);
+    sdp_session_free(offer);
+
+    /* One track on, one off. */
+    const char *video_line = strstr(cam, "m=video");
+    g_assert_nonnull(video_line);
+    g_autofree char *head = g_strndup(cam, (gsize)(video_line - cam));
+    g_autofree char *head_off = replace(head, "a=sendonly", "a=inactive");
+    g_autofree char *half = g_strconcat(head_off, video_line, NULL);
+    offer = parse_ok(half);
+    ans = sdp_up_answer_new(offer, &local, NULL, &error);
+    g_assert_no_error(error);
+    struct sdp_media *audio = g_ptr_array_index(ans->media, 0);
+    struct sdp_media *video = g_ptr_array_index(ans->media, 1);
+    g_assert_cmpint(audio->direction, ==, SDP_DIR_INACTIVE);
+    g_assert_cmpint(video->direction, ==, SDP_DIR_RECVONLY);
+    g_assert_false(audio->rejected || video->rejected);
+    sdp_session_free(ans);
+    sdp_session_free(offer);
+}
+
 /* ---- parse errors -------------------------------------------------------------------------- */
 
 static void test_parse_errors(void)
@@ -764,6 +809,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sdp/up/screen", test_up_answer_screen);
     g_test_add_func("/sdp/up/webrtcbin", test_up_answer_webrtcbin);
     g_test_add_func("/sdp/up/refusals", test_up_answer_refusals);
+    g_test_add_func("/sdp/up/inactive", test_up_answer_inactive);
     g_test_add_func("/sdp/up/external", test_up_external);
     g_test_add_func("/sdp/down/offer", test_down_offer);
     g_test_add_func("/sdp/down/limits", test_down_table_limits);
