@@ -1,6 +1,30 @@
 // Shared by the media e2e tests: a participant is a Chromium page that runs the web client's
 // media.js against kumisd, with what the tests need to look at exposed on window.kt.
-import { waitFor } from './kumisd.mjs';
+import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
+import { startKumisd, waitFor } from './kumisd.mjs';
+import { launchBrowser } from './browser.mjs';
+
+export const PASSWORD = 'rahasia-moderator';
+
+// The hooks every media test file starts with: before its tests, a kumisd whose forum lets
+// everyone in and makes moderators of those who give PASSWORD, and one headless Chromium that
+// plays media without a gesture; after them, @cleanup (undoing the test's network rules, say),
+// then both stopped, kumisd checked to exit 0. Returns { server, browser }, filled by before().
+export function forumWithBrowser({ cleanup = () => {} } = {}) {
+  const forum = { server: null, browser: null };
+  before(async () => {
+    forum.server = await startKumisd({ forum: { policy: 'open', moderator_password: PASSWORD } });
+    forum.browser = await launchBrowser({ autoplay: true });
+  });
+  after(async () => {
+    cleanup();
+    await forum.browser?.close();
+    if (process.env.KUMIS_E2E_LOG) console.error(forum.server?.log());
+    if (forum.server) assert.equal(await forum.server.stop(), 0, 'kumisd exits 0 on SIGTERM');
+  });
+  return forum;
+}
 
 // Opens a page for one person, connects, says hello and joins (as moderator with @password).
 export async function person(browser, server, name, password) {

@@ -16,33 +16,22 @@
 // later, and Chromium discards a frame completed that late once a newer one can be decoded
 // (framesDropped, no freeze, no PLI): about 5 % of the frames. Each layer switch costs a frame
 // or two more.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startKumisd, sleep, waitFor } from './kumisd.mjs';
-import { launchBrowser } from './browser.mjs';
-import { person, inbound, videoOf, outboundVideo, selectedLocalPort, serverStats } from './participants.mjs';
+import { sleep, waitFor } from './kumisd.mjs';
+import { PASSWORD, forumWithBrowser, person, inbound, videoOf, outboundVideo, selectedLocalPort, serverStats } from './participants.mjs';
 
-const PASSWORD = 'rahasia-moderator';
 const LOSS_PERCENT = 5;
 const WINDOW_MS = 5000;
 const PAIRS = 4; // clean + lossy windows: 20 s of loss, ~400 frames
-let server;
-let browser;
-
 const sh = (cmd, args) => execFileSync(cmd, args, { stdio: 'pipe' }).toString();
 
-before(async () => {
-  server = await startKumisd({ forum: { policy: 'open', moderator_password: PASSWORD } });
-  browser = await launchBrowser({ autoplay: true });
-});
-
-after(async () => {
-  try { sh('nft', ['delete', 'table', 'inet', 'kumis_loss']); } catch { /* not there */ }
-  try { sh('tc', ['qdisc', 'del', 'dev', 'lo', 'root']); } catch { /* not there */ }
-  await browser?.close();
-  if (process.env.KUMIS_E2E_LOG) console.error(server?.log());
-  if (server) assert.equal(await server.stop(), 0, 'kumisd exits 0 on SIGTERM');
+const forum = forumWithBrowser({
+  cleanup: () => {
+    try { sh('nft', ['delete', 'table', 'inet', 'kumis_loss']); } catch { /* not there */ }
+    try { sh('tc', ['qdisc', 'del', 'dev', 'lo', 'root']); } catch { /* not there */ }
+  },
 });
 
 async function framesOver(page, ms) {
@@ -127,8 +116,8 @@ const sum = (ws) => ws.reduce((t, w) => {
 }, { sent: 0, decoded: 0, dropped: 0, freezes: 0, nacks: 0, nacksIn: 0, retransmitted: 0, rtx: 0 });
 
 test(`${LOSS_PERCENT} % loss toward an attendee: NACKs answered, >= 90 % of the frames; 500 kbit/s: lower layer`, async (t) => {
-  const speaker = await person(browser, server, 'Pembicara', PASSWORD);
-  const attendee = await person(browser, server, 'Peserta');
+  const speaker = await person(forum.browser, forum.server, 'Pembicara', PASSWORD);
+  const attendee = await person(forum.browser, forum.server, 'Peserta');
   // 720p, so that Chrome sends all three simulcast layers (it sends two for 640x480).
   await speaker.evaluate(() => window.kt.ms.publish({ video: { width: 1280, height: 720 } }));
   await waitFor(async () => videoOf(await inbound(attendee)).some((s) => s.frames > 30), 20000,
@@ -142,7 +131,7 @@ test(`${LOSS_PERCENT} % loss toward an attendee: NACKs answered, >= 90 % of the 
     // E.g. kumis closing the attendee's session because its down connection failed.
     throw new Error(`${e.message}\nafter ${windows.length} windows:\n${report(windows,
       sum(windows.filter((w) => !w.lossy)), sum(windows.filter((w) => w.lossy)))}\n` +
-      `kumisd (tail):\n${server.log().slice(-1500)}`, { cause: e });
+      `kumisd (tail):\n${forum.server.log().slice(-1500)}`, { cause: e });
   }
   const clean = sum(windows.filter((w) => !w.lossy));
   const lossy = sum(windows.filter((w) => w.lossy));

@@ -7,26 +7,12 @@
 // "<speaker id>" and the screen as "<speaker id>-screen", both decoding; the camera turned off
 // while the screen goes on, and back on again (the up connection is re-offered, never
 // rebuilt); the screen share ended while the camera goes on.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startKumisd, sleep, waitFor } from './kumisd.mjs';
-import { launchBrowser } from './browser.mjs';
-import { person } from './participants.mjs';
+import { sleep, waitFor } from './kumisd.mjs';
+import { PASSWORD, forumWithBrowser, person } from './participants.mjs';
 
-const PASSWORD = 'rahasia-moderator';
-let server;
-let browser;
-
-before(async () => {
-  server = await startKumisd({ forum: { policy: 'open', moderator_password: PASSWORD } });
-  browser = await launchBrowser({ autoplay: true });
-});
-
-after(async () => {
-  await browser?.close();
-  if (process.env.KUMIS_E2E_LOG) console.error(server?.log());
-  if (server) assert.equal(await server.stop(), 0, 'kumisd exits 0 on SIGTERM');
-});
+const forum = forumWithBrowser();
 
 // The page's decoded video per received stream id: {streamId: {frames, width}}. A stream whose
 // video track was taken away (its m-line inactive) is not listed.
@@ -57,8 +43,8 @@ async function framesOver(page, id, ms) {
 }
 
 test('a speaker shares a screen beside the camera; camera off and on again; sharing ends', async (t) => {
-  const speaker = await person(browser, server, 'Pembicara', PASSWORD);
-  const attendee = await person(browser, server, 'Peserta');
+  const speaker = await person(forum.browser, forum.server, 'Pembicara', PASSWORD);
+  const attendee = await person(forum.browser, forum.server, 'Peserta');
   const id = await speaker.evaluate(() => window.kt.messages.find((m) => m.type === 'joined').participant.id);
   const screenId = `${id}-screen`;
   const seen = () => videoByStream(attendee);

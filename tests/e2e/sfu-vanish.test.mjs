@@ -18,32 +18,19 @@
 //
 // That the test can fail: with `nft` replaced by a no-op earlier in PATH (no packet dropped),
 // the attendee is not told within the 45 s and the test fails on that wait.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startKumisd, sleep, waitFor } from './kumisd.mjs';
-import { launchBrowser } from './browser.mjs';
-import { person, inbound, videoOf } from './participants.mjs';
+import { sleep, waitFor } from './kumisd.mjs';
+import { PASSWORD, forumWithBrowser, person, inbound, videoOf } from './participants.mjs';
 
-const PASSWORD = 'rahasia-moderator';
 const TABLE = 'kumis_vanish';
 const CONSENT_S = 30; // RFC 7675 §5.1
 const LIMIT_S = CONSENT_S + 15; // the margin: kumis checks once a second, the machine is shared
-let server;
-let browser;
-
 const sh = (cmd, args) => execFileSync(cmd, args, { stdio: 'pipe' }).toString();
 
-before(async () => {
-  server = await startKumisd({ forum: { policy: 'open', moderator_password: PASSWORD } });
-  browser = await launchBrowser({ autoplay: true });
-});
-
-after(async () => {
-  try { sh('nft', ['delete', 'table', 'inet', TABLE]); } catch { /* not there */ }
-  await browser?.close();
-  if (process.env.KUMIS_E2E_LOG) console.error(server?.log());
-  if (server) assert.equal(await server.stop(), 0, 'kumisd exits 0 on SIGTERM');
+const forum = forumWithBrowser({
+  cleanup: () => { try { sh('nft', ['delete', 'table', 'inet', TABLE]); } catch { /* not there */ } },
 });
 
 // Stamps every message a page receives (receivedAt) and the close of its WebSocket (closed.at)
@@ -127,9 +114,9 @@ const seconds = (ms) => (ms / 1000).toFixed(1);
 // the others' too (1006); kumisd now offers only http/1.1 (signaling/ws_server.c). The test
 // reports every page's close code and kumisd's log if that comes back.
 test(`a speaker whose media vanishes is cleaned up within ${CONSENT_S} s of consent (<= ${LIMIT_S} s) and everyone is told`, async (t) => {
-  const speaker = await person(browser, server, 'Pembicara Hilang', PASSWORD);
-  const other = await person(browser, server, 'Pembicara Tetap', PASSWORD);
-  const attendee = await person(browser, server, 'Peserta');
+  const speaker = await person(forum.browser, forum.server, 'Pembicara Hilang', PASSWORD);
+  const other = await person(forum.browser, forum.server, 'Pembicara Tetap', PASSWORD);
+  const attendee = await person(forum.browser, forum.server, 'Peserta');
   for (const p of [speaker, other, attendee]) await stamp(p);
   let t0 = null; // the drop
   const crashes = [];
@@ -186,7 +173,7 @@ test(`a speaker whose media vanishes is cleaned up within ${CONSENT_S} s of cons
     t0 + LIMIT_S * 1000 - Date.now(), `participant-left ${speakerId} at the attendee`);
   } catch (e) {
     throw new Error(`${e.message}\n${(Date.now() - t0) / 1000} s after the drop the attendee has not been told ` +
-      `that ${speakerId} left\n${await state()}\nkumisd (tail):\n${server.log().slice(-2000)}`, { cause: e });
+      `that ${speakerId} left\n${await state()}\nkumisd (tail):\n${forum.server.log().slice(-2000)}`, { cause: e });
   }
   const leftS = (left.receivedAt - t0) / 1000;
 
@@ -210,7 +197,7 @@ test(`a speaker whose media vanishes is cleaned up within ${CONSENT_S} s of cons
     }, 10000, 'a down offer without the speaker\'s tracks at the attendee');
   } catch (e) {
     throw new Error(`${e.message}\nthe attendee's down offers since the drop:\n${summary(await offersSince())}\n` +
-      `${await state()}\nkumisd (tail):\n${server.log().slice(-2000)}`, { cause: e });
+      `${await state()}\nkumisd (tail):\n${forum.server.log().slice(-2000)}`, { cause: e });
   }
   t.diagnostic(`the attendee's down offers since the drop (participant-left ${speakerId} at ${seconds(left.receivedAt - t0)} s):\n` +
     summary(await offersSince()));

@@ -1,28 +1,13 @@
 // End-to-end: real headless Chromium participants publish and receive through kumisd's SFU.
 // One speaker and three attendees, then a second speaker, then the second speaker leaves;
 // an attendee asks for the low simulcast layer. Run inside a private network namespace.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startKumisd, sleep, waitFor } from './kumisd.mjs';
-import { launchBrowser } from './browser.mjs';
-import { person, inbound, videoOf, audioOf } from './participants.mjs';
+import { sleep, waitFor } from './kumisd.mjs';
+import { PASSWORD, forumWithBrowser, person, inbound, videoOf, audioOf } from './participants.mjs';
 
-const PASSWORD = 'rahasia-moderator';
-let server;
-let browser;
-
-before(async () => {
-  server = await startKumisd({ forum: { policy: 'open', moderator_password: PASSWORD } });
-  browser = await launchBrowser({ autoplay: true });
-});
-
-after(async () => {
-  await browser?.close();
-  if (process.env.KUMIS_E2E_LOG) console.error(server?.log());
-  if (server) assert.equal(await server.stop(), 0, 'kumisd exits 0 on SIGTERM');
-});
-
-const join = (name, password) => person(browser, server, name, password);
+const forum = forumWithBrowser();
+const join = (name, password) => person(forum.browser, forum.server, name, password);
 
 test('one speaker, three attendees: everyone decodes video at 15 fps or more and hears audio', async () => {
   const speaker = await join('Pembicara Satu', PASSWORD);
