@@ -604,7 +604,12 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
     if (t != peer->up || !kumis_rtp_parse(data, len, &h))
         return;
     int layer = 0;
-    struct router_source *s = peer_match_source(peer, data, &h, &layer);
+    struct router_source *s = NULL;
+    int rtx = router_repair_unwrap_rtx(peer, data, &len, &h, &s, &layer);
+    if (rtx < 0)
+        return;
+    if (rtx == 0)
+        s = peer_match_source(peer, data, &h, &layer);
     if (s == NULL) {
         /* RTX and padding probes of layers we have not matched yet land here too. */
         GPtrArray *sources = peer->sources;
@@ -616,6 +621,8 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
     }
     if (h.payload_type != s->d.pt || atomic_load(&s->closed))
         return;
+    if (s->d.video)
+        router_source_repair(s, layer, h.seq, g_get_monotonic_time());
     source_fan_out(s, layer, data, len, &h);
 }
 
@@ -739,6 +746,8 @@ void router_source_get_stats(const struct router_source *s, struct router_source
     st->packets_in = atomic_load(&s->packets_in);
     st->bytes_in = atomic_load(&s->bytes_in);
     st->dropped_unknown = atomic_load(&s->dropped_unknown);
+    st->nacks_out = atomic_load(&s->nacks_out);
+    st->repaired = atomic_load(&s->repaired);
     for (guint l = 0; l < s->d.n_layers; l++)
         st->layer_bitrate[l] = atomic_load(&s->layers[l].bitrate);
     st->audio_level = atomic_load(&s->audio_level);

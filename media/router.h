@@ -38,6 +38,7 @@ struct router_source_desc {
     guint32 clock_rate;
     gboolean vp8, h264;
     guint8 ext_mid, ext_rid, ext_audio_level; /* 0: not negotiated */
+    guint8 ext_rrid;                          /* repaired-rid (RTX), 0: not negotiated */
     guint n_layers;                           /* 1 without simulcast */
     char rids[ROUTER_MAX_LAYERS][16];         /* lowest layer first; "" without simulcast */
     guint32 ssrcs[ROUTER_MAX_LAYERS];         /* from a=ssrc, 0: learned from mid/rid */
@@ -46,6 +47,7 @@ struct router_source_desc {
 /* Per-source counters (any thread). */
 struct router_source_stats {
     guint64 packets_in, bytes_in, dropped_unknown;
+    guint64 nacks_out, repaired; /* NACK packets sent to the publisher; gaps filled later */
     guint32 layer_bitrate[ROUTER_MAX_LAYERS]; /* bits per second, over the last second */
     gint audio_level;                         /* last RFC 6464 level, 127 = silence */
 };

@@ -23,13 +23,28 @@ struct router_worker {
 
 struct sink_set;
 
+/* Upstream repair (router_repair.c): the publisher's packets a layer is missing. */
+#define REPAIR_MISSING_MAX 64
+
+struct repair_missing {
+    guint16 seq;
+    guint8 tries;     /* NACKs sent for it */
+    gint64 since_us;  /* when the gap was seen */
+    gint64 nacked_us; /* the last NACK */
+};
+
 struct layer {
     char rid[16];
-    atomic_uint ssrc;             /* 0 until known */
-    guint64 window_bytes;         /* worker */
-    atomic_uint bitrate;          /* bits/s over the last second */
-    atomic_llong last_packet_us;  /* monotonic */
-    gint64 last_keyframe_request; /* worker */
+    atomic_uint ssrc;     /* 0 until known */
+    atomic_uint rtx_ssrc; /* the publisher's RTX stream repairing it, 0 until known */
+    gboolean seq_started; /* worker: upstream repair */
+    guint16 highest_seq;  /* worker */
+    struct repair_missing missing[REPAIR_MISSING_MAX]; /* worker, oldest first */
+    guint n_missing;                                   /* worker */
+    guint64 window_bytes;                              /* worker */
+    atomic_uint bitrate;                               /* bits/s over the last second */
+    atomic_llong last_packet_us;                       /* monotonic */
+    gint64 last_keyframe_request;                      /* worker */
 };
 
 struct router_source {
@@ -42,6 +57,7 @@ struct router_source {
     struct sink_set *set; /* the source's worker only */
     atomic_bool closed;
     atomic_ullong packets_in, bytes_in, dropped_unknown;
+    atomic_ullong nacks_out, repaired; /* NACK packets to the publisher; gaps filled later */
     atomic_int audio_level;
     GPtrArray *sinks_ctl; /* control thread: struct router_sink* (borrowed) */
 };
@@ -85,6 +101,19 @@ struct router_peer {
 /* Any thread: asks @s's publisher for a keyframe of @layer (a PLI sent from the source's
  * worker, throttled per layer); nothing for audio. Takes its own reference to @s. */
 void router_source_request_keyframe(struct router_source *s, int layer);
+
+/* Source worker: a publisher's packet of @s's @layer with sequence number @seq arrived (new,
+ * late or resent): notes the gaps before it and sends NACKs (RFC 4585 §6.2.1) to the
+ * publisher for what is missing and due, so that what its network lost reaches subscribers
+ * late instead of never. Video only. */
+void router_source_repair(struct router_source *s, int layer, guint16 seq, gint64 now);
+
+/* Source worker: if @data (parsed into @h) is an RTX packet (RFC 4588) of one of @peer's
+ * sources, turns it back into the packet it repairs, in place (@len and @h updated), and sets
+ * @source and @layer. Returns: 1 for an unwrapped packet, 0 when it is not RTX, -1 for RTX to
+ * drop (a padding-only bandwidth probe, or a stream not known yet). */
+int router_repair_unwrap_rtx(struct router_peer *peer, guint8 *data, gsize *len,
+                             struct kumis_rtp_header *h, struct router_source **source, int *layer);
 
 /* Worker of @data (a struct router_peer, as a kumis_worker_invoke() callback): starts the
  * peer's once-a-second RTCP timer, which holds a peer reference. Returns: G_SOURCE_REMOVE. */

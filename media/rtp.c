@@ -206,6 +206,21 @@ gsize kumis_rtp_to_rtx(guint8 *data, gsize len, gsize capacity, struct kumis_rtp
     return len + 2;
 }
 
+gboolean kumis_rtp_from_rtx(guint8 *data, gsize *len, struct kumis_rtp_header *h, guint8 pt,
+                            guint32 ssrc)
+{
+    if (h->payload_len < 2)
+        return FALSE;
+    guint16 osn = kumis_be16(data + h->payload_offset);
+    memmove(data + h->payload_offset, data + h->payload_offset + 2, *len - h->payload_offset - 2);
+    *len -= 2;
+    h->payload_len -= 2;
+    kumis_rtp_set_payload_type(data, h, pt);
+    kumis_rtp_set_ssrc(data, h, ssrc);
+    kumis_rtp_set_seq(data, h, osn);
+    return TRUE;
+}
+
 void kumis_rtp_set_payload_type(guint8 *data, struct kumis_rtp_header *h, guint8 pt)
 {
     pt &= 0x7F;

@@ -110,6 +110,13 @@ void kumis_rtp_set_marker(guint8 *data, struct kumis_rtp_header *h, gboolean mar
 gsize kumis_rtp_to_rtx(guint8 *data, gsize len, gsize capacity, struct kumis_rtp_header *h,
                        guint8 rtx_pt, guint32 rtx_ssrc, guint16 rtx_seq);
 
+/* The other way: turns an RTX packet in @data (*@len bytes, parsed into @h) back into the
+ * packet it repairs, in place: payload type @pt, SSRC @ssrc, the sequence number from its OSN.
+ * Returns: FALSE, nothing changed, when the payload is shorter than an OSN (a padding-only
+ * packet, which is how Chromium probes bandwidth on RTX). */
+gboolean kumis_rtp_from_rtx(guint8 *data, gsize *len, struct kumis_rtp_header *h, guint8 pt,
+                            guint32 ssrc);
+
 /* Overwrites the value of extension element @id with @value of exactly its current length
  * (the packet never changes size). FALSE when the element is absent or of another length. */
 gboolean kumis_rtp_ext_write(guint8 *data, const struct kumis_rtp_header *h, guint8 id,

@@ -19,6 +19,7 @@
 #define EXT_URI_TWCC    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 #define EXT_URI_MID     "urn:ietf:params:rtp-hdrext:sdes:mid"
 #define EXT_URI_RID     "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+#define EXT_URI_RRID    "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 #define EXT_URI_LEVEL   "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 #define EXT_URI_ABS     "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 #define SPEAKER_TICK_MS 100
@@ -483,6 +484,7 @@ static struct sfu_track *track_new(struct sfu_peer *peer, const struct sdp_media
         .ext_mid = extmap_id(accepted, EXT_URI_MID),
         .ext_rid = extmap_id(accepted, EXT_URI_RID),
         .ext_audio_level = extmap_id(accepted, EXT_URI_LEVEL),
+        .ext_rrid = extmap_id(accepted, EXT_URI_RRID),
     };
     /* Simulcast layers in the order the offer lists them: our client lists the lowest first. */
     for (guint i = 0; i < offered->rids->len && d.n_layers < ROUTER_MAX_LAYERS; i++) {
@@ -694,12 +696,13 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
         struct sfu_track *t = g_ptr_array_index(peer->tracks, i);
         struct router_source_stats st;
         router_source_get_stats(t->source, &st);
-        json_array_append_new(tracks, json_pack("{s:s, s:s, s:I, s:I, s:[i,i,i]}", "mid", t->mid,
-                                                "kind", t->video ? "video" : "audio", "packets_in",
-                                                (json_int_t)st.packets_in, "dropped_unknown",
-                                                (json_int_t)st.dropped_unknown, "layer_bitrate",
-                                                (int)st.layer_bitrate[0], (int)st.layer_bitrate[1],
-                                                (int)st.layer_bitrate[2]));
+        json_array_append_new(
+            tracks, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:[i,i,i]}", "mid", t->mid, "kind",
+                              t->video ? "video" : "audio", "packets_in", (json_int_t)st.packets_in,
+                              "dropped_unknown", (json_int_t)st.dropped_unknown, "nacks_out",
+                              (json_int_t)st.nacks_out, "repaired", (json_int_t)st.repaired,
+                              "layer_bitrate", (int)st.layer_bitrate[0], (int)st.layer_bitrate[1],
+                              (int)st.layer_bitrate[2]));
     }
     json_object_set_new(root, "publishing", tracks);
     char *text = json_dumps(root, JSON_COMPACT);

@@ -107,15 +107,15 @@ export async function outboundVideo(page) {
 export const videoOf = (list) => list.filter((s) => s.kind === 'video');
 export const audioOf = (list) => list.filter((s) => s.kind === 'audio');
 
-// The UDP port of the page's end of its down connection's selected candidate pair.
-export async function selectedLocalPort(page) {
-  return page.evaluate(async () => {
-    const stats = await window.kt.ms.down.getStats();
+// The UDP port of the page's end of its down (or up) connection's selected candidate pair.
+export async function selectedLocalPort(page, pc = 'down') {
+  return page.evaluate(async (pc) => {
+    const stats = await window.kt.ms[pc].getStats();
     let pairId = null;
     stats.forEach((s) => { if (s.type === 'transport') pairId = s.selectedCandidatePairId; });
     const pair = stats.get(pairId);
     return stats.get(pair.localCandidateId).port;
-  });
+  }, pc);
 }
 
 // The server's counters for this participant (the "stats" message). Fails after 5 s saying

@@ -69,5 +69,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct kumis_rtp_header h3;
     if (!kumis_rtp_parse(copy, size, &h3))
         __builtin_trap(); /* rewriting must keep the packet well formed */
+
+    /* RTX both ways (RFC 4588): read as an RTX packet from a publisher, and written as one. */
+    memcpy(copy, data, size);
+    gsize len = size;
+    h3 = h;
+    if (kumis_rtp_from_rtx(copy, &len, &h3, 96, 0x1234)) {
+        struct kumis_rtp_header h4;
+        if (len + 2 != size || !kumis_rtp_parse(copy, len, &h4) || h4.payload_len != h3.payload_len)
+            __builtin_trap();
+    }
+    memcpy(copy, data, size);
+    h3 = h;
+    len = kumis_rtp_to_rtx(copy, size, sizeof copy, &h3, 97, 0x5678, 1);
+    if (len != 0 && (len != size + 2 || !kumis_rtp_parse(copy, len, &h3)))
+        __builtin_trap();
     return 0;
 }

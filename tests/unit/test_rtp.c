@@ -249,6 +249,16 @@ static void test_to_rtx(void)
     g_assert_cmpuint(h.payload_type, ==, 97); /* @h follows */
     g_assert_cmpuint(h.payload_len, ==, 5);
 
+    /* And back: the packet it repairs, byte for byte. */
+    g_assert_true(kumis_rtp_from_rtx(buf, &len, &r, 111, 0x11223344));
+    g_assert_cmpuint(len, ==, sizeof opus_packet);
+    g_assert_cmpmem(buf, len, opus_packet, sizeof opus_packet);
+    g_assert_cmpuint(r.seq, ==, 0x1234);
+    g_assert_cmpuint(r.payload_len, ==, 3);
+    struct kumis_rtp_header back;
+    g_assert_true(kumis_rtp_parse(buf, len, &back));
+    g_assert_cmpuint(back.payload_len, ==, 3);
+
     /* Padding stays at the end, after the payload. */
     guint8 p[40] = {0xA0, 0x60, 0x00, 0x05, 0, 0, 0, 1, 0, 0, 0, 9, 1, 2, 3, 4, 0, 0, 3};
     g_assert_true(kumis_rtp_parse(p, 19, &h));
@@ -259,6 +269,13 @@ static void test_to_rtx(void)
     g_assert_cmpuint(r.padding_len, ==, 3);
     g_assert_cmpuint(r.payload_len, ==, 6);
     g_assert_cmpmem(p + 12, 8, "\x00\x05\x01\x02\x03\x04\x00\x00", 8);
+
+    /* A padding-only RTX packet (Chromium's bandwidth probe) has no OSN: left alone. */
+    guint8 probe[16] = {0xA0, 97, 0, 9, 0, 0, 0, 1, 0, 0, 0, 42, 0, 0, 0, 4};
+    gsize probe_len = sizeof probe;
+    g_assert_true(kumis_rtp_parse(probe, probe_len, &h));
+    g_assert_false(kumis_rtp_from_rtx(probe, &probe_len, &h, 96, 7));
+    g_assert_cmpuint(probe_len, ==, sizeof probe);
 }
 
 static void test_demux(void)
