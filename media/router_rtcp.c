@@ -150,7 +150,7 @@ void router_peer_on_rtcp(struct router_peer *peer, struct kumis_transport *t, gu
     if (t == peer->down)
         peer_down_rtcp(peer, data, len);
     /* From publishers we take nothing yet: their SRs are for lip sync, which our own SRs
-     * approximate (README, "what is not done yet"). */
+     * approximate; what they lost we learn from the sequence numbers (router_repair.c). */
 }
 
 /* RTCP every second ---------------------------------------------------------------------- */
