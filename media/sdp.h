@@ -200,7 +200,9 @@ struct sdp_local {
 };
 
 /* Video codec preference for sdp_up_answer_new(), first preferred. The default (NULL) is
- * { "VP8", "VP9", "H264", NULL }: VP8 first because every subscriber decodes it. */
+ * { "VP8", "H264", NULL }: VP8 first because every subscriber decodes it. Not VP9: the router
+ * finds no VP9 keyframe (a subscriber starts on one) and down offers carry no VP9, so a VP9-only
+ * publisher gets a clear "no codec" error instead of tracks nobody can see. */
 extern const char *const sdp_video_codecs_default[];
 
 /* Builds kumis's answer to a browser's up @offer (parsed by sdp_session_parse()).
@@ -209,8 +211,10 @@ extern const char *const sdp_video_codecs_default[];
  * packetization-mode=1 and profile-level-id 42e01f preferred, VP9 profile 0 preferred) with
  * the offerer's payload type, its rtx, the supported rtcp-fb (nack, nack pli, ccm fir,
  * goog-remb, transport-cc), the supported header extensions with the offerer's ids
- * (RFC 8285 §6), and simulcast mirrored as recv (RFC 8853 §5.3). Application, recvonly and
- * inactive m-lines are rejected (port 0), as are those already rejected.
+ * (RFC 8285 §6), and simulcast mirrored as recv (RFC 8853 §5.3). An inactive m-line (a track
+ * the browser stopped sending) is answered inactive with its codec, still bundled (RFC 3264
+ * §6.1); application and recvonly m-lines are rejected (port 0), as are those already
+ * rejected.
  * Fails (SDP_ERROR_UNSUPPORTED) when the offer asks kumis to be DTLS client
  * (a=setup:passive), uses a non DTLS-SRTP profile, or sends on an m-line with no codec kumis
  * supports ("m-line 1 (video): no codec kumis supports"); fails when nothing is accepted.
