@@ -102,7 +102,9 @@ static struct router_source *rtx_match(struct router_peer *peer, const guint8 *d
     GPtrArray *sources = peer->sources;
     for (guint i = 0; sources && i < sources->len; i++) {
         struct router_source *s = g_ptr_array_index(sources, i);
-        for (guint l = 0; s->d.rtx_pt >= 0 && l < s->d.n_layers; l++) {
+        if (s->d.rtx_pt < 0)
+            continue;
+        for (guint l = 0; l < s->d.n_layers; l++) {
             if (atomic_load_explicit(&s->layers[l].rtx_ssrc, memory_order_relaxed) == h->ssrc) {
                 *layer = (int)l;
                 return s;

@@ -15,6 +15,21 @@ const SIMULCAST = [
 // video (lip sync), and 150 ms is well inside a conversation's budget.
 const VIDEO_BUFFER_MS = 150;
 
+// Resolves once @pc's signaling is stable (or closed), or after @ms, whichever comes first.
+function settled(pc, ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('signalingstatechange', check);
+      resolve();
+    };
+    const check = () => { if (pc.signalingState === 'stable' || pc.signalingState === 'closed') done(); };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener('signalingstatechange', check);
+    check();
+  });
+}
+
 export class MediaSession {
   // send(msg): sends a signaling message; onTrack(streamId, stream), onRemoveStream(streamId)
   constructor(send, { onStream = () => {}, onStreamGone = () => {}, onState = () => {},
@@ -60,17 +75,7 @@ export class MediaSession {
     const run = this.upQueue.then(async () => {
       const pc = this.up;
       if (!pc || pc.signalingState === 'closed') return;
-      await new Promise((resolve) => {
-        const check = () => {
-          if (pc.signalingState !== 'stable' && pc.signalingState !== 'closed') return false;
-          clearTimeout(timer);
-          pc.removeEventListener('signalingstatechange', check);
-          resolve();
-          return true;
-        };
-        const timer = setTimeout(() => { pc.removeEventListener('signalingstatechange', check); resolve(); }, 10000);
-        if (!check()) pc.addEventListener('signalingstatechange', check);
-      });
+      await settled(pc, 10000);
       if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
       await pc.setLocalDescription(await pc.createOffer());
       this.upOfferId = `up-${++this.upOffers}`;

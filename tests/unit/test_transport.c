@@ -195,6 +195,27 @@ static void connect_pair(struct side *a, struct side *b)
     connect_pair_full(a, b, TRUE);
 }
 
+/* Two transports on two workers of a new pool, one certificate, connected as connect_pair_full()
+ * does: a controlling, b controlled. pair_close() undoes it. */
+static void pair_open(struct kumis_worker_pool **pool, struct kumis_cert **cert, struct side *a,
+                      struct side *b, gboolean b_knows_a)
+{
+    *pool = kumis_worker_pool_new(2, NULL, NULL);
+    *cert = kumis_cert_new_self_signed("a", NULL, 1, NULL);
+    side_init(a, "a", kumis_worker_pool_get(*pool, 0), *cert, TRUE);
+    side_init(b, "b", kumis_worker_pool_get(*pool, 1), *cert, FALSE);
+    connect_pair_full(a, b, b_knows_a);
+}
+
+static void pair_close(struct kumis_worker_pool *pool, struct kumis_cert *cert, struct side *a,
+                       struct side *b)
+{
+    side_clear(a);
+    side_clear(b);
+    kumis_cert_unref(cert);
+    kumis_worker_pool_free(pool);
+}
+
 /* --- sending on the worker ---------------------------------------------------------------- */
 
 struct send_job {
@@ -451,12 +472,10 @@ static gboolean stats_reached(gpointer data)
 /* Hostile datagrams: each kind is dropped and counted under its reason; media still flows. */
 static void test_hostile_packets(void)
 {
-    struct kumis_worker_pool *pool = kumis_worker_pool_new(2, NULL, NULL);
-    struct kumis_cert *cert = kumis_cert_new_self_signed("a", NULL, 1, NULL);
+    struct kumis_worker_pool *pool;
+    struct kumis_cert *cert;
     struct side a, b;
-    side_init(&a, "a", kumis_worker_pool_get(pool, 0), cert, TRUE);
-    side_init(&b, "b", kumis_worker_pool_get(pool, 1), cert, FALSE);
-    connect_pair_full(&a, &b, FALSE);
+    pair_open(&pool, &cert, &a, &b, FALSE);
     /* b has no fingerprint for a yet: its handshake finishes but it holds back the keys, while
      * a is READY and sends. What b gets is SRTP before keys. */
     g_assert_true(run_until(both_ready, &a, 3000) == FALSE);
@@ -513,10 +532,7 @@ static void test_hostile_packets(void)
 
     kumis_transport_close(b.t);
     g_assert_true(run_until(both_closed, &a, 3000));
-    side_clear(&a);
-    side_clear(&b);
-    kumis_cert_unref(cert);
-    kumis_worker_pool_free(pool);
+    pair_close(pool, cert, &a, &b);
 }
 
 /* Only a candidate where nobody listens: ICE fails after end-of-candidates and says so. */
@@ -625,12 +641,10 @@ static gboolean probe_run(gpointer data)
  * excess is dropped and counted, and the transport stays READY. */
 static void test_overload(void)
 {
-    struct kumis_worker_pool *pool = kumis_worker_pool_new(2, NULL, NULL);
-    struct kumis_cert *cert = kumis_cert_new_self_signed("a", NULL, 1, NULL);
+    struct kumis_worker_pool *pool;
+    struct kumis_cert *cert;
     struct side a, b;
-    side_init(&a, "a", kumis_worker_pool_get(pool, 0), cert, TRUE);
-    side_init(&b, "b", kumis_worker_pool_get(pool, 1), cert, FALSE);
-    connect_pair(&a, &b);
+    pair_open(&pool, &cert, &a, &b, TRUE);
     g_assert_true(run_until(both_ready, &a, 10000));
     g_atomic_int_set(&b.slow_us, 2000);
     struct flood f = {.t = a.t, .end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC};
@@ -668,10 +682,7 @@ static void test_overload(void)
     g_assert_cmpint(b.state, ==, KUMIS_TRANSPORT_READY);
     kumis_transport_close(a.t);
     g_assert_true(run_until(both_closed, &a, 5000));
-    side_clear(&a);
-    side_clear(&b);
-    kumis_cert_unref(cert);
-    kumis_worker_pool_free(pool);
+    pair_close(pool, cert, &a, &b);
 }
 
 static gboolean freeze_worker(gpointer data)
@@ -688,12 +699,10 @@ static void test_consent_loss(void)
         g_test_skip("takes about 30 s; run with -m slow");
         return;
     }
-    struct kumis_worker_pool *pool = kumis_worker_pool_new(2, NULL, NULL);
-    struct kumis_cert *cert = kumis_cert_new_self_signed("a", NULL, 1, NULL);
+    struct kumis_worker_pool *pool;
+    struct kumis_cert *cert;
     struct side a, b;
-    side_init(&a, "a", kumis_worker_pool_get(pool, 0), cert, TRUE);
-    side_init(&b, "b", kumis_worker_pool_get(pool, 1), cert, FALSE);
-    connect_pair(&a, &b);
+    pair_open(&pool, &cert, &a, &b, TRUE);
     g_assert_true(run_until(both_ready, &a, 10000));
     gint64 t0 = g_get_monotonic_time();
     kumis_worker_post(kumis_worker_pool_get(pool, 0), freeze_worker, GUINT_TO_POINTER(40), NULL);
@@ -704,10 +713,7 @@ static void test_consent_loss(void)
     kumis_transport_close(b.t);
     /* a's close runs when its worker wakes up. */
     g_assert_true(run_until(both_closed, &a, 45000));
-    side_clear(&a);
-    side_clear(&b);
-    kumis_cert_unref(cert);
-    kumis_worker_pool_free(pool);
+    pair_close(pool, cert, &a, &b);
 }
 
 static gboolean nft(const char *rule)
@@ -732,12 +738,10 @@ static void test_consent_checks_lost(void)
         g_test_skip("nft refused (not root in a private network namespace?)");
         return;
     }
-    struct kumis_worker_pool *pool = kumis_worker_pool_new(2, NULL, NULL);
-    struct kumis_cert *cert = kumis_cert_new_self_signed("a", NULL, 1, NULL);
+    struct kumis_worker_pool *pool;
+    struct kumis_cert *cert;
     struct side a, b;
-    side_init(&a, "a", kumis_worker_pool_get(pool, 0), cert, TRUE);
-    side_init(&b, "b", kumis_worker_pool_get(pool, 1), cert, FALSE);
-    connect_pair(&a, &b);
+    pair_open(&pool, &cert, &a, &b, TRUE);
     g_assert_true(run_until(both_ready, &a, 10000));
     g_assert_true(nft("add chain inet kumis_stun in { type filter hook input priority 0; }"));
     g_assert_true(nft("add rule inet kumis_stun in udp dport 20000-40000 @th,64,6 0 drop"));
@@ -757,10 +761,7 @@ static void test_consent_checks_lost(void)
     kumis_transport_close(a.t);
     kumis_transport_close(b.t);
     g_assert_true(run_until(both_closed, &a, 10000));
-    side_clear(&a);
-    side_clear(&b);
-    kumis_cert_unref(cert);
-    kumis_worker_pool_free(pool);
+    pair_close(pool, cert, &a, &b);
 }
 
 int main(int argc, char **argv)
