@@ -191,6 +191,14 @@ struct router *router_new(struct kumis_worker_pool *pool)
          * consent checks until it declared consent lost on the receiving worker. */
         g_source_set_priority(rw->drain, G_PRIORITY_DEFAULT);
         g_source_attach(rw->drain, kumis_worker_get_context(rw->worker));
+        /* One timer per worker: each source of a context costs every loop iteration of that
+         * worker (GLib's prepare and check walk them all), and a per-peer timer was half of a
+         * busy worker's sources. */
+        rw->peers = g_ptr_array_new_with_free_func((GDestroyNotify)router_peer_unref);
+        rw->tick = g_timeout_source_new_seconds(1);
+        g_source_set_callback(rw->tick, router_worker_on_tick, rw, NULL);
+        g_source_set_static_name(rw->tick, "kumis-rtcp-tick");
+        g_source_attach(rw->tick, kumis_worker_get_context(rw->worker));
     }
     return r;
 }
@@ -203,6 +211,9 @@ void router_free(struct router *r)
         struct router_worker *rw = &r->workers[i];
         g_source_destroy(rw->drain);
         g_source_unref(rw->drain);
+        g_source_destroy(rw->tick);
+        g_source_unref(rw->tick);
+        g_ptr_array_unref(rw->peers);
         for (struct inbox_item *it; (it = inbox_pop(&rw->inbox)) != NULL;) {
             struct fwd *f = (struct fwd *)it;
             set_unref(f->set);
@@ -630,11 +641,7 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
 static gboolean peer_stop_on_worker(gpointer data)
 {
     struct router_peer *peer = data;
-    if (peer->timer) {
-        g_source_destroy(peer->timer);
-        g_source_unref(peer->timer);
-        peer->timer = NULL;
-    }
+    g_ptr_array_remove_fast(peer->rw->peers, peer);
     g_clear_pointer(&peer->sources, g_ptr_array_unref);
     g_clear_pointer(&peer->sinks, g_ptr_array_unref);
     return G_SOURCE_REMOVE;
@@ -651,8 +658,7 @@ struct router_peer *router_peer_new(struct router *router, struct kumis_worker *
     peer->sources_ctl = g_ptr_array_new();
     peer->sinks_ctl = g_ptr_array_new();
     peer->rtcp_ssrc = g_random_int() | 1;
-    kumis_worker_invoke(worker, router_peer_start_timer, peer_ref(peer),
-                        (GDestroyNotify)peer_unref);
+    kumis_worker_invoke(worker, router_peer_start_rtcp, peer_ref(peer), (GDestroyNotify)peer_unref);
     return peer;
 }
 

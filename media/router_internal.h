@@ -19,6 +19,8 @@ struct router_worker {
     struct kumis_worker *worker;
     struct inbox inbox;
     GSource *drain;
+    GPtrArray *peers; /* worker: the peers the tick sends RTCP for (references) */
+    GSource *tick;    /* RTCP every second for all the worker's peers: one source, not one each */
 };
 
 struct sink_set;
@@ -94,7 +96,6 @@ struct router_peer {
     struct kumis_transport *up, *down;  /* control thread sets; references */
     GPtrArray *sources_ctl, *sinks_ctl; /* control thread, borrowed */
     GPtrArray *sources, *sinks;         /* worker snapshots (references) */
-    GSource *timer;                     /* worker: RTCP every second */
     guint32 rtcp_ssrc;                  /* our SSRC as RTCP sender towards this peer */
 };
 
@@ -115,6 +116,9 @@ void router_source_repair(struct router_source *s, int layer, guint16 seq, gint6
 int router_repair_unwrap_rtx(struct router_peer *peer, guint8 *data, gsize *len,
                              struct kumis_rtp_header *h, struct router_source **source, int *layer);
 
-/* Worker of @data (a struct router_peer, as a kumis_worker_invoke() callback): starts the
- * peer's once-a-second RTCP timer, which holds a peer reference. Returns: G_SOURCE_REMOVE. */
-gboolean router_peer_start_timer(gpointer data);
+/* Worker of @data (a struct router_peer, as a kumis_worker_invoke() callback): adds the peer
+ * (a reference) to its worker's once-a-second RTCP. Returns: G_SOURCE_REMOVE. */
+gboolean router_peer_start_rtcp(gpointer data);
+
+/* @data is a struct router_worker: its once-a-second RTCP tick. */
+gboolean router_worker_on_tick(gpointer data);

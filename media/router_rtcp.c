@@ -215,23 +215,20 @@ static void peer_rtcp_down(struct router_peer *peer)
     }
 }
 
-static gboolean peer_on_timer(gpointer data)
+gboolean router_worker_on_tick(gpointer data)
 {
-    struct router_peer *peer = data;
-    peer_rtcp_up(peer);
-    peer_rtcp_down(peer);
+    struct router_worker *rw = data;
+    for (guint i = 0; i < rw->peers->len; i++) {
+        struct router_peer *peer = g_ptr_array_index(rw->peers, i);
+        peer_rtcp_up(peer);
+        peer_rtcp_down(peer);
+    }
     return G_SOURCE_CONTINUE;
 }
 
-gboolean router_peer_start_timer(gpointer data)
+gboolean router_peer_start_rtcp(gpointer data)
 {
     struct router_peer *peer = data;
-    /* Whole seconds: GLib fires every such timer of the process in one wake-up, so a worker
-     * with 250 peers wakes once a second for their reports, not 250 times (each wake-up polls
-     * every socket of the worker). */
-    peer->timer = g_timeout_source_new_seconds(1);
-    g_source_set_callback(peer->timer, peer_on_timer, router_peer_ref(peer),
-                          (GDestroyNotify)router_peer_unref);
-    g_source_attach(peer->timer, kumis_worker_get_context(peer->rw->worker));
+    g_ptr_array_add(peer->rw->peers, router_peer_ref(peer));
     return G_SOURCE_REMOVE;
 }

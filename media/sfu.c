@@ -791,8 +791,9 @@ void sfu_free(struct sfu *sfu)
         g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
     if (sfu->open_conns > 0)
         g_warning("sfu: %u transports did not close in time", sfu->open_conns);
-    router_free(sfu->router);
+    /* Workers first: what they still have queued may touch the router. */
     kumis_worker_pool_free(sfu->pool);
+    router_free(sfu->router);
     kumis_speaker_detector_free(sfu->speakers);
     kumis_cert_unref(sfu->cert);
     g_strfreev(sfu->addresses);

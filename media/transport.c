@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "media/poller.h"
 #include "media/rx_backlog.h"
 #include "media/sender.h"
 
@@ -41,7 +42,12 @@ struct kumis_transport {
      * thread never races the teardown; used for nothing else. */
     NiceAgent *parse_agent;
 
+    /* The context of the socket's sources: iterated by the worker's poller when the socket is
+     * readable (media/poller.h), never polled with the worker's other sources. */
+    GMainContext *rx_context;
+
     /* Worker thread only (after kumis_transport_new returned). */
+    struct kumis_poller_watch *rx_watch;
     NiceAgent *agent; /* NULL once torn down */
     guint stream_id;
     struct kumis_dtls *dtls;
@@ -530,6 +536,7 @@ static gboolean transport_job_gather(gpointer data)
         return G_SOURCE_REMOVE;
     }
     transport_sockets_tune(t);
+    t->rx_watch = kumis_poller_add(kumis_worker_get_poller(t->worker), t->rx_context);
     return G_SOURCE_REMOVE;
 }
 
@@ -564,8 +571,8 @@ static gboolean transport_job_teardown(gpointer data)
     kumis_sender_target_clear(kumis_worker_get_sender(t->worker), &t->target);
     g_clear_object(&t->selected_socket);
     kumis_dtls_close(t->dtls); /* close_notify goes out through the agent, so first */
-    nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT,
-                           kumis_worker_get_context(t->worker), NULL, NULL);
+    nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT, t->rx_context, NULL, NULL);
+    g_clear_pointer(&t->rx_watch, kumis_poller_remove); /* before libnice closes the socket */
     g_signal_handlers_disconnect_by_data(t->agent, t);
     nice_agent_remove_stream(t->agent, t->stream_id);
     g_clear_object(&t->agent);
@@ -658,8 +665,9 @@ struct kumis_transport *kumis_transport_new(const struct kumis_transport_config 
     g_signal_connect(t->agent, "new-selected-pair-full", G_CALLBACK(transport_on_selected_pair), t);
     g_signal_connect(t->agent, "candidate-gathering-done", G_CALLBACK(transport_on_gathering_done),
                      t);
-    nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT,
-                           kumis_worker_get_context(t->worker), transport_on_recv, t);
+    t->rx_context = g_main_context_new();
+    nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT, t->rx_context,
+                           transport_on_recv, t);
     kumis_worker_load_add(t->worker, 1);
     kumis_transport_ref(t); /* held by the transport itself until its teardown */
     transport_post(t, transport_job_gather, kumis_transport_ref(t),
@@ -681,6 +689,7 @@ void kumis_transport_unref(struct kumis_transport *transport)
     g_assert(transport->agent == NULL);
     kumis_dtls_free(transport->dtls); /* only set when kumis_transport_new failed late */
     g_clear_object(&transport->parse_agent);
+    g_clear_pointer(&transport->rx_context, g_main_context_unref);
     kumis_cert_unref(transport->cert);
     g_free(transport->local_ufrag);
     g_free(transport->local_pwd);

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "media/poller.h"
 #include "media/sender.h"
 
 struct kumis_worker {
@@ -12,6 +13,7 @@ struct kumis_worker {
     GMainLoop *loop;
     GThread *thread;
     struct kumis_sender *sender; /* flushes on the worker's context; worker thread only */
+    struct kumis_poller *poller; /* the transports' sockets; worker thread only */
     gint load;                   /* atomic: transports on this worker */
 };
 
@@ -46,10 +48,12 @@ struct kumis_worker_pool *kumis_worker_pool_new(guint n_workers, GMainContext *c
         w->context = g_main_context_new();
         w->loop = g_main_loop_new(w->context, FALSE);
         w->sender = kumis_sender_new(w->context, 0);
+        w->poller = kumis_poller_new(w->context);
         g_autofree char *name = g_strdup_printf("kumis-media-%u", i);
         w->thread = g_thread_try_new(name, worker_run, w, error);
         if (w->thread == NULL) {
             kumis_sender_free(w->sender);
+            kumis_poller_free(w->poller);
             g_main_loop_unref(w->loop);
             g_main_context_unref(w->context);
             pool->n_workers = i;
@@ -81,6 +85,7 @@ void kumis_worker_pool_free(struct kumis_worker_pool *pool)
         struct kumis_worker *w = &pool->workers[i];
         g_thread_join(w->thread);
         kumis_sender_free(w->sender); /* the thread is gone: what it queued goes out here */
+        kumis_poller_free(w->poller);
         g_main_loop_unref(w->loop);
         g_main_context_unref(w->context); /* destroys what is still queued */
     }
@@ -133,6 +138,11 @@ GMainContext *kumis_worker_get_context(struct kumis_worker *worker)
 struct kumis_sender *kumis_worker_get_sender(struct kumis_worker *worker)
 {
     return worker->sender;
+}
+
+struct kumis_poller *kumis_worker_get_poller(struct kumis_worker *worker)
+{
+    return worker->poller;
 }
 
 GMainContext *kumis_worker_get_control_context(struct kumis_worker *worker)

@@ -45,6 +45,10 @@ GMainContext *kumis_worker_get_context(struct kumis_worker *worker);
  * worker's thread only. */
 struct kumis_sender *kumis_worker_get_sender(struct kumis_worker *worker);
 
+/* Returns: (transfer none) the worker's epoll of private contexts (media/poller.h), where
+ * transports' sockets are read; use it on the worker's thread only. */
+struct kumis_poller *kumis_worker_get_poller(struct kumis_worker *worker);
+
 /* Returns: (transfer none) the control thread's context the pool was made with. */
 GMainContext *kumis_worker_get_control_context(struct kumis_worker *worker);
 

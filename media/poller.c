@@ -1,0 +1,201 @@
+/* kumis — a worker's epoll set of small private contexts (see poller.h). */
+#include "media/poller.h"
+
+#include <errno.h>
+#include <gst/gst.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "media/rx_backlog.h"
+
+GST_DEBUG_CATEGORY_STATIC(kumis_poller_debug);
+#define GST_CAT_DEFAULT kumis_poller_debug
+
+/* A transport's context holds its socket's source and the context's own wake-up fd. */
+#define WATCH_FDS_MAX 8
+#define EVENTS_MAX    64
+/* Source IDs are per context and count from 1: a transport's context holds a few. */
+#define WATCH_SOURCE_IDS 64
+
+struct kumis_poller_watch {
+    struct kumis_poller *poller;
+    GMainContext *context;
+    GPollFD fds[WATCH_FDS_MAX];
+    gint n_fds;         /* the fds in the epoll set, as the context last asked */
+    guint64 round;      /* the dispatch round that last iterated it */
+    gboolean removed;   /* freed at the end of the dispatch that removed it */
+    gboolean truncated; /* logged once: the context wanted more than WATCH_FDS_MAX fds */
+};
+
+struct kumis_poller {
+    GSource *source;
+    int epfd;
+    guint64 round;
+    gboolean dispatching;
+    GPtrArray *removed; /* watches removed during a dispatch, freed at its end */
+    guint64 iterations;
+};
+
+struct poller_source {
+    GSource base;
+    struct kumis_poller *poller;
+};
+
+static void poller_debug_init(void)
+{
+    static gsize done = 0;
+    if (g_once_init_enter(&done)) {
+        GST_DEBUG_CATEGORY_INIT(kumis_poller_debug, "kumis-poller", 0, "kumis epoll of contexts");
+        g_once_init_leave(&done, 1);
+    }
+}
+
+static guint32 poll_to_epoll(gushort events)
+{
+    return (events & G_IO_IN ? EPOLLIN : 0) | (events & G_IO_OUT ? EPOLLOUT : 0) |
+           (events & G_IO_PRI ? EPOLLPRI : 0);
+}
+
+/* GLib 2.74 blocks a source that is not allowed to recurse while it is dispatched: it takes
+ * its fds out of the context's poll set and puts them back afterwards, and putting them back
+ * wakes the context (a write(2) to its eventfd, and an extra turn of the loop to read it), for
+ * every dispatch of every socket. Nothing here iterates a context from within its own
+ * dispatch, so letting the sources recurse changes nothing else. */
+static void context_let_sources_recurse(GMainContext *context)
+{
+    for (guint id = 1; id <= WATCH_SOURCE_IDS; id++) {
+        GSource *source = g_main_context_find_source_by_id(context, id);
+        if (source != NULL)
+            g_source_set_can_recurse(source, TRUE);
+    }
+}
+
+/* Makes the epoll set hold exactly @fds (@n of them) for @w. */
+static void watch_sync_fds(struct kumis_poller_watch *w, const GPollFD *fds, gint n)
+{
+    if (n > WATCH_FDS_MAX) {
+        if (!w->truncated)
+            GST_ERROR("context %p wants %d fds; watching the first %d", (void *)w->context, n,
+                      WATCH_FDS_MAX);
+        w->truncated = TRUE;
+        n = WATCH_FDS_MAX;
+    }
+    gboolean same = n == w->n_fds;
+    for (gint i = 0; same && i < n; i++)
+        same = fds[i].fd == w->fds[i].fd && fds[i].events == w->fds[i].events;
+    if (same)
+        return;
+    if (n > 0)
+        context_let_sources_recurse(w->context);
+    for (gint i = 0; i < w->n_fds; i++)
+        epoll_ctl(w->poller->epfd, EPOLL_CTL_DEL, w->fds[i].fd, NULL);
+    for (gint i = 0; i < n; i++) {
+        struct epoll_event ev = {.events = poll_to_epoll(fds[i].events), .data.ptr = w};
+        if (epoll_ctl(w->poller->epfd, EPOLL_CTL_ADD, fds[i].fd, &ev) != 0 && errno != EEXIST)
+            GST_ERROR("epoll_ctl(ADD %d): %s", fds[i].fd, g_strerror(errno));
+        w->fds[i] = fds[i];
+    }
+    w->n_fds = n;
+}
+
+/* One iteration of @w's context: what is ready is dispatched, then the fds are read again. */
+static void watch_iterate(struct kumis_poller_watch *w)
+{
+    GPollFD fds[WATCH_FDS_MAX];
+    gint priority, timeout;
+    g_main_context_prepare(w->context, &priority);
+    gint n = g_main_context_query(w->context, priority, &timeout, fds, WATCH_FDS_MAX);
+    gint polled = MIN(n, WATCH_FDS_MAX);
+    watch_sync_fds(w, fds, n);
+    if (polled > 0)
+        g_poll(fds, (guint)polled, 0);
+    if (g_main_context_check(w->context, priority, fds, polled))
+        g_main_context_dispatch(w->context);
+    w->poller->iterations++;
+}
+
+static gboolean poller_source_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    (void)cb;
+    (void)data;
+    struct kumis_poller *p = ((struct poller_source *)source)->poller;
+    struct epoll_event events[EVENTS_MAX];
+    int n = epoll_wait(p->epfd, events, EVENTS_MAX, 0);
+    gint64 start = g_get_monotonic_time();
+    p->dispatching = TRUE;
+    p->round++;
+    for (int i = 0; i < n; i++) {
+        struct kumis_poller_watch *w = events[i].data.ptr;
+        if (w->removed || w->round == p->round)
+            continue;
+        w->round = p->round;
+        watch_iterate(w);
+        /* Level-triggered: what is left is reported again on the loop's next turn, after the
+         * worker's other sources had theirs. */
+        if (g_get_monotonic_time() - start >= KUMIS_RX_SLICE_US)
+            break;
+    }
+    p->dispatching = FALSE;
+    g_ptr_array_set_size(p->removed, 0);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs poller_source_funcs = {NULL, NULL, poller_source_dispatch, NULL, NULL, NULL};
+
+struct kumis_poller *kumis_poller_new(GMainContext *context)
+{
+    poller_debug_init();
+    struct kumis_poller *p = g_new0(struct kumis_poller, 1);
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (p->epfd < 0)
+        g_error("epoll_create1: %s", g_strerror(errno)); /* only without memory or fds */
+    p->removed = g_ptr_array_new_with_free_func(g_free);
+    p->source = g_source_new(&poller_source_funcs, sizeof(struct poller_source));
+    ((struct poller_source *)p->source)->poller = p;
+    g_source_set_static_name(p->source, "kumis-poller");
+    g_source_set_can_recurse(p->source, TRUE); /* see context_let_sources_recurse() */
+    g_source_add_unix_fd(p->source, p->epfd, G_IO_IN);
+    g_source_attach(p->source, context);
+    return p;
+}
+
+void kumis_poller_free(struct kumis_poller *poller)
+{
+    if (poller == NULL)
+        return;
+    g_source_destroy(poller->source);
+    g_source_unref(poller->source);
+    g_ptr_array_unref(poller->removed);
+    close(poller->epfd);
+    g_free(poller);
+}
+
+struct kumis_poller_watch *kumis_poller_add(struct kumis_poller *poller, GMainContext *context)
+{
+    struct kumis_poller_watch *w = g_new0(struct kumis_poller_watch, 1);
+    w->poller = poller;
+    w->context = context;
+    if (!g_main_context_acquire(context))
+        g_error("kumis_poller_add: context %p belongs to another thread", (void *)context);
+    watch_iterate(w); /* registers its fds */
+    return w;
+}
+
+void kumis_poller_remove(struct kumis_poller_watch *watch)
+{
+    if (watch == NULL)
+        return;
+    struct kumis_poller *p = watch->poller;
+    watch_sync_fds(watch, NULL, 0);
+    g_main_context_release(watch->context);
+    watch->removed = TRUE;
+    if (p->dispatching)
+        g_ptr_array_add(p->removed, watch);
+    else
+        g_free(watch);
+}
+
+guint64 kumis_poller_get_iterations(const struct kumis_poller *poller)
+{
+    return poller->iterations;
+}
