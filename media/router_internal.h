@@ -47,7 +47,31 @@ struct layer {
     atomic_uint bitrate;                               /* bits/s over the last second */
     atomic_llong last_packet_us;                       /* monotonic */
     gint64 last_keyframe_request;                      /* worker */
+    /* The publisher's last sender report on this layer's SSRC: written by the source's worker,
+     * read by the sinks' workers for their own SRs (router_sr_translate). A sequence lock:
+     * sr_lock is odd while the fields change. */
+    atomic_uint sr_lock;
+    atomic_ullong sr_ntp;       /* NTP 32.32 */
+    atomic_uint sr_rtp;         /* RTP timestamp of the same instant */
+    atomic_llong sr_arrival_us; /* monotonic; 0: none yet */
 };
+
+/* The moment a sender report describes: an NTP time (32.32) and the RTP timestamp of that
+ * instant, seen by us at @arrival_us (monotonic). */
+struct router_sr_point {
+    guint64 ntp;
+    guint32 rtp;
+    gint64 arrival_us;
+};
+
+/* The NTP and RTP timestamps of a subscriber's SR at @now_us, from the publisher's last SR
+ * @pub for the source the subscriber's track now carries (@ts_offset: output timestamp minus
+ * source timestamp, as rewrite.h keeps it; @clock_rate in Hz), both moved on by the time since
+ * that SR arrived. Browsers sync a speaker's audio and video by these pairs (RFC 3550 §6.4.1):
+ * taken from the publisher's own capture clock, they stay right however differently the audio
+ * and the video were delayed on their way to us. */
+void router_sr_translate(const struct router_sr_point *pub, guint32 ts_offset, guint32 clock_rate,
+                         gint64 now_us, guint64 *ntp, guint32 *rtp);
 
 struct router_source {
     atomic_int refs;

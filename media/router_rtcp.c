@@ -144,13 +144,67 @@ static void peer_down_rtcp(struct router_peer *peer, const guint8 *data, gsize l
     }
 }
 
+/* RTCP from publishers ------------------------------------------------------------------ */
+
+static struct layer *peer_layer_by_ssrc(struct router_peer *peer, guint32 ssrc)
+{
+    for (guint i = 0; peer->sources && i < peer->sources->len; i++) {
+        struct router_source *s = g_ptr_array_index(peer->sources, i);
+        for (guint l = 0; l < s->d.n_layers; l++)
+            if (atomic_load_explicit(&s->layers[l].ssrc, memory_order_relaxed) == ssrc)
+                return &s->layers[l];
+    }
+    return NULL;
+}
+
+/* Source worker: keeps the publisher's sender reports, for the SRs of its subscribers. What
+ * else publishers send is not needed: what they lost we learn from the sequence numbers
+ * (router_repair.c). */
+static void peer_up_rtcp(struct router_peer *peer, const guint8 *data, gsize len, gint64 now)
+{
+    struct kumis_rtcp_iter it;
+    struct kumis_rtcp_packet p;
+    kumis_rtcp_iter_init(&it, data, len);
+    while (kumis_rtcp_iter_next(&it, &p) == 1) {
+        struct kumis_rtcp_sr sr;
+        if (p.type != KUMIS_RTCP_SR || !kumis_rtcp_sr_parse(&p, &sr))
+            continue;
+        struct layer *l = peer_layer_by_ssrc(peer, sr.ssrc);
+        if (l == NULL)
+            continue;
+        atomic_fetch_add_explicit(&l->sr_lock, 1, memory_order_acq_rel);
+        atomic_store_explicit(&l->sr_ntp, (guint64)sr.ntp_sec << 32 | sr.ntp_frac,
+                              memory_order_relaxed);
+        atomic_store_explicit(&l->sr_rtp, sr.rtp_timestamp, memory_order_relaxed);
+        atomic_store_explicit(&l->sr_arrival_us, now, memory_order_relaxed);
+        atomic_fetch_add_explicit(&l->sr_lock, 1, memory_order_release);
+    }
+}
+
+/* Any thread: the last SR of @l. Returns: FALSE when there is none yet. */
+static gboolean layer_read_sr(struct layer *l, struct router_sr_point *out)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        guint before = atomic_load_explicit(&l->sr_lock, memory_order_acquire);
+        if (before & 1)
+            continue;
+        out->ntp = atomic_load_explicit(&l->sr_ntp, memory_order_relaxed);
+        out->rtp = atomic_load_explicit(&l->sr_rtp, memory_order_relaxed);
+        out->arrival_us = atomic_load_explicit(&l->sr_arrival_us, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&l->sr_lock, memory_order_relaxed) == before)
+            return out->arrival_us != 0;
+    }
+    return FALSE;
+}
+
 void router_peer_on_rtcp(struct router_peer *peer, struct kumis_transport *t, guint8 *data,
                          gsize len)
 {
     if (t == peer->down)
         peer_down_rtcp(peer, data, len);
-    /* From publishers we take nothing yet: their SRs are for lip sync, which our own SRs
-     * approximate; what they lost we learn from the sequence numbers (router_repair.c). */
+    else if (t == peer->up)
+        peer_up_rtcp(peer, data, len, g_get_monotonic_time());
 }
 
 /* RTCP every second ---------------------------------------------------------------------- */
@@ -192,7 +246,41 @@ static void peer_rtcp_up(struct router_peer *peer)
         kumis_transport_send_rtcp(peer->up, buf, (gsize)(a + b), sizeof buf);
 }
 
-/* Towards a subscriber: one sender report per track (RFC 3550 §6.4.1), from our clock. */
+void router_sr_translate(const struct router_sr_point *pub, guint32 ts_offset, guint32 clock_rate,
+                         gint64 now_us, guint64 *ntp, guint32 *rtp)
+{
+    gint64 since = MAX(now_us - pub->arrival_us, 0);
+    *ntp = pub->ntp + (guint64)(((unsigned __int128)since << 32) / G_USEC_PER_SEC);
+    *rtp = pub->rtp + ts_offset + (guint32)((guint64)since * clock_rate / G_USEC_PER_SEC);
+}
+
+/* A publisher's SR older than this no longer describes its clock well (browsers send one
+ * every second or so); our own clock stands in. */
+#define PUBLISHER_SR_MAX_AGE_US (10 * G_USEC_PER_SEC)
+
+/* Sink worker: the NTP and RTP timestamps of @s's next SR: from its publisher's SR on the
+ * source it now carries, else from our clock at the time its newest packet went out (right to
+ * within how much later than its audio a speaker's video reached us). */
+static void sink_sr_times(struct router_sink *s, gint64 now, struct kumis_rtcp_sr *sr)
+{
+    int layer = s->source->d.video ? s->cur_layer : 0;
+    struct router_sr_point pub;
+    if (layer >= 0 && (guint)layer < s->source->d.n_layers &&
+        atomic_load(&s->source->layers[layer].ssrc) == s->rw.src_ssrc &&
+        layer_read_sr(&s->source->layers[layer], &pub) &&
+        now - pub.arrival_us < PUBLISHER_SR_MAX_AGE_US) {
+        guint64 ntp;
+        router_sr_translate(&pub, s->rw.ts_offset, s->rw.clock_rate, now, &ntp, &sr->rtp_timestamp);
+        sr->ntp_sec = (guint32)(ntp >> 32);
+        sr->ntp_frac = (guint32)ntp;
+        return;
+    }
+    ntp_now(&sr->ntp_sec, &sr->ntp_frac);
+    sr->rtp_timestamp = s->rw.out_highest_ts + (guint32)((now - s->rw.out_highest_ts_wall_us) *
+                                                         s->rw.clock_rate / G_USEC_PER_SEC);
+}
+
+/* Towards a subscriber: one sender report per track (RFC 3550 §6.4.1). */
 static void peer_rtcp_down(struct router_peer *peer)
 {
     if (peer->down == NULL || kumis_transport_get_state(peer->down) != KUMIS_TRANSPORT_READY)
@@ -203,9 +291,7 @@ static void peer_rtcp_down(struct router_peer *peer)
         if (!s->rw.started)
             continue;
         struct kumis_rtcp_sr sr = {.ssrc = s->d.ssrc};
-        ntp_now(&sr.ntp_sec, &sr.ntp_frac);
-        sr.rtp_timestamp = s->rw.out_highest_ts + (guint32)((now - s->rw.out_highest_ts_wall_us) *
-                                                            s->rw.clock_rate / G_USEC_PER_SEC);
+        sink_sr_times(s, now, &sr);
         sr.packet_count = (guint32)atomic_load(&s->packets_out);
         sr.octet_count = (guint32)atomic_load(&s->bytes_out);
         guint8 buf[256];
