@@ -507,6 +507,45 @@ static gboolean pt_unique(GPtrArray *sources, int pt)
     return n == 1;
 }
 
+static void peer_learn(struct router_peer *peer, guint32 ssrc, const char *mid, const char *rid)
+{
+    guint n = MIN(peer->n_learned, ROUTER_LEARNED_MAX);
+    struct router_learned *e = NULL;
+    for (guint i = 0; i < n && e == NULL; i++)
+        if (peer->learned[i].ssrc == ssrc)
+            e = &peer->learned[i];
+    if (e == NULL)
+        e = &peer->learned[peer->n_learned++ % ROUTER_LEARNED_MAX];
+    e->ssrc = ssrc;
+    g_strlcpy(e->mid, mid, sizeof e->mid);
+    g_strlcpy(e->rid, rid, sizeof e->rid);
+}
+
+/* A packet with an SSRC matched by mid and rid before, of a source made since. */
+static struct router_source *peer_match_learned(struct router_peer *peer,
+                                                const struct kumis_rtp_header *h, int *layer)
+{
+    guint n = MIN(peer->n_learned, ROUTER_LEARNED_MAX);
+    const struct router_learned *e = NULL;
+    for (guint i = 0; i < n && e == NULL; i++)
+        if (peer->learned[i].ssrc == h->ssrc)
+            e = &peer->learned[i];
+    for (guint i = 0; e != NULL && peer->sources && i < peer->sources->len; i++) {
+        struct router_source *s = g_ptr_array_index(peer->sources, i);
+        if (strcmp(s->mid, e->mid) != 0 || h->payload_type != s->d.pt)
+            continue;
+        for (guint l = 0; l < s->d.n_layers; l++) {
+            if (strcmp(s->layers[l].rid, e->rid) != 0 ||
+                atomic_load_explicit(&s->layers[l].ssrc, memory_order_relaxed) != 0)
+                continue;
+            atomic_store(&s->layers[l].ssrc, h->ssrc);
+            *layer = (int)l;
+            return s;
+        }
+    }
+    return NULL;
+}
+
 /* Finds the source and layer of a publisher's packet: by SSRC once learned, else by the mid
  * and rid header extensions (RFC 8843 §15, RFC 8852), else by the SSRCs of the SDP, else by a
  * payload type only one track uses. */
@@ -541,12 +580,13 @@ static struct router_source *peer_match_source(struct router_peer *peer, const g
                                            : s->d.n_layers == 1;
             if (match && h->payload_type == s->d.pt) {
                 atomic_store(&s->layers[l].ssrc, h->ssrc);
+                peer_learn(peer, h->ssrc, s->mid, s->layers[l].rid);
                 *layer = (int)l;
                 return s;
             }
         }
     }
-    return NULL;
+    return peer_match_learned(peer, h, layer);
 }
 
 static gboolean packet_is_keyframe(const struct router_source *s, const guint8 *data,
@@ -614,6 +654,7 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
     struct kumis_rtp_header h;
     if (t != peer->up || !kumis_rtp_parse(data, len, &h))
         return;
+    router_twcc_on_packet(peer, data, &h, g_get_monotonic_time());
     int layer = 0;
     struct router_source *s = NULL;
     int rtx = router_repair_unwrap_rtx(peer, data, &len, &h, &s, &layer);
@@ -632,8 +673,10 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
     }
     if (h.payload_type != s->d.pt || atomic_load(&s->closed))
         return;
+    gint64 now = g_get_monotonic_time();
+    kumis_rx_stats_update(&s->layers[layer].rx, h.ssrc, h.seq, h.timestamp, now, s->d.clock_rate);
     if (s->d.video)
-        router_source_repair(s, layer, h.seq, g_get_monotonic_time());
+        router_source_repair(s, layer, h.seq, now);
     source_fan_out(s, layer, data, len, &h);
 }
 

@@ -39,9 +39,10 @@ struct router_source_desc {
     gboolean vp8, h264;
     guint8 ext_mid, ext_rid, ext_audio_level; /* 0: not negotiated */
     guint8 ext_rrid;                          /* repaired-rid (RTX), 0: not negotiated */
-    guint n_layers;                           /* 1 without simulcast */
-    char rids[ROUTER_MAX_LAYERS][16];         /* lowest layer first; "" without simulcast */
-    guint32 ssrcs[ROUTER_MAX_LAYERS];         /* from a=ssrc, 0: learned from mid/rid */
+    guint8 ext_twcc; /* transport-wide sequence number, 0: not negotiated (no feedback) */
+    guint n_layers;  /* 1 without simulcast */
+    char rids[ROUTER_MAX_LAYERS][16]; /* lowest layer first; "" without simulcast */
+    guint32 ssrcs[ROUTER_MAX_LAYERS]; /* from a=ssrc, 0: learned from mid/rid */
 };
 
 /* Per-source counters (any thread). */

@@ -9,6 +9,7 @@
 #include "media/inbox.h"
 #include "media/layer.h"
 #include "media/rewrite.h"
+#include "media/rx_stats.h"
 #include "media/router.h"
 
 #define PACKET_MAX 1500
@@ -44,9 +45,10 @@ struct layer {
     struct repair_missing missing[REPAIR_MISSING_MAX]; /* worker, oldest first */
     guint n_missing;                                   /* worker */
     guint64 window_bytes;                              /* worker */
-    atomic_uint bitrate;                               /* bits/s over the last second */
-    atomic_llong last_packet_us;                       /* monotonic */
-    gint64 last_keyframe_request;                      /* worker */
+    struct kumis_rx_stats rx;     /* worker: for the report blocks of our RRs to the publisher */
+    atomic_uint bitrate;          /* bits/s over the last second */
+    atomic_llong last_packet_us;  /* monotonic */
+    gint64 last_keyframe_request; /* worker */
     /* The publisher's last sender report on this layer's SSRC: written by the source's worker,
      * read by the sinks' workers for their own SRs (router_sr_translate). A sequence lock:
      * sr_lock is odd while the fields change. */
@@ -54,11 +56,13 @@ struct layer {
     atomic_ullong sr_ntp;       /* NTP 32.32 */
     atomic_uint sr_rtp;         /* RTP timestamp of the same instant */
     atomic_llong sr_arrival_us; /* monotonic; 0: none yet */
+    atomic_uint sr_ssrc;        /* the stream it describes */
 };
 
 /* The moment a sender report describes: an NTP time (32.32) and the RTP timestamp of that
  * instant, seen by us at @arrival_us (monotonic). */
 struct router_sr_point {
+    guint32 ssrc;
     guint64 ntp;
     guint32 rtp;
     gint64 arrival_us;
@@ -113,6 +117,31 @@ struct router_sink {
     atomic_int congested_layer;
 };
 
+/* Transport-wide CC feedback to a publisher (router_twcc.c): the arrival times of the
+ * transport-wide sequence numbers base .. base + n - 1 (0: not arrived). */
+#define ROUTER_TWCC_WINDOW 256
+
+struct router_twcc {
+    gboolean started;
+    guint16 base;
+    guint n;
+    gint64 arrival_us[ROUTER_TWCC_WINDOW];
+    gint64 last_sent_us;
+    guint8 fb_count;
+};
+
+/* An SSRC a publisher's packets were matched by (mid, rid): remembered past the source, since
+ * a browser stops sending the mid and rid extensions once our receiver reports acknowledged
+ * the SSRC, and sends the very same SSRC again when the track comes back (camera off and on
+ * again: a new source, packets without mid or rid). */
+#define ROUTER_LEARNED_MAX 16
+
+struct router_learned {
+    guint32 ssrc;
+    char mid[32];
+    char rid[16];
+};
+
 struct router_peer {
     atomic_int refs;
     struct router *router;
@@ -121,6 +150,9 @@ struct router_peer {
     GPtrArray *sources_ctl, *sinks_ctl; /* control thread, borrowed */
     GPtrArray *sources, *sinks;         /* worker snapshots (references) */
     guint32 rtcp_ssrc;                  /* our SSRC as RTCP sender towards this peer */
+    struct router_twcc twcc;            /* worker: feedback on what it publishes */
+    struct router_learned learned[ROUTER_LEARNED_MAX]; /* worker, a ring */
+    guint n_learned;                                   /* worker: ever added */
 };
 
 /* Any thread: asks @s's publisher for a keyframe of @layer (a PLI sent from the source's
@@ -132,6 +164,12 @@ void router_source_request_keyframe(struct router_source *s, int layer);
  * publisher for what is missing and due, so that what its network lost reaches subscribers
  * late instead of never. Video only. */
 void router_source_repair(struct router_source *s, int layer, guint16 seq, gint64 now);
+
+/* Source worker: notes the arrival of a publisher's packet (any: media, RTX, padding) by its
+ * transport-wide sequence number and sends the publisher feedback every 50 ms
+ * (router_twcc.c). Nothing when the extension was not negotiated. */
+void router_twcc_on_packet(struct router_peer *peer, const guint8 *data,
+                           const struct kumis_rtp_header *h, gint64 now);
 
 /* Source worker: if @data (parsed into @h) is an RTX packet (RFC 4588) of one of @peer's
  * sources, turns it back into the packet it repairs, in place (@len and @h updated), and sets

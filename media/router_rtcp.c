@@ -177,6 +177,7 @@ static void peer_up_rtcp(struct router_peer *peer, const guint8 *data, gsize len
                               memory_order_relaxed);
         atomic_store_explicit(&l->sr_rtp, sr.rtp_timestamp, memory_order_relaxed);
         atomic_store_explicit(&l->sr_arrival_us, now, memory_order_relaxed);
+        atomic_store_explicit(&l->sr_ssrc, sr.ssrc, memory_order_relaxed);
         atomic_fetch_add_explicit(&l->sr_lock, 1, memory_order_release);
     }
 }
@@ -191,6 +192,7 @@ static gboolean layer_read_sr(struct layer *l, struct router_sr_point *out)
         out->ntp = atomic_load_explicit(&l->sr_ntp, memory_order_relaxed);
         out->rtp = atomic_load_explicit(&l->sr_rtp, memory_order_relaxed);
         out->arrival_us = atomic_load_explicit(&l->sr_arrival_us, memory_order_relaxed);
+        out->ssrc = atomic_load_explicit(&l->sr_ssrc, memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&l->sr_lock, memory_order_relaxed) == before)
             return out->arrival_us != 0;
@@ -217,31 +219,45 @@ static void ntp_now(guint32 *sec, guint32 *frac)
     *frac = (guint32)(((guint64)(us % G_USEC_PER_SEC) << 32) / G_USEC_PER_SEC);
 }
 
-/* Towards a publisher: a receiver report and REMB for its layers, so its bandwidth estimation
- * lets all simulcast layers through (we negotiate REMB, not transport-cc, upstream). */
+/* Towards a publisher: a receiver report with a block per stream (what we lost of it, RFC 3550
+ * §6.4.1: its loss-based bandwidth estimate and its RTT come from them) and REMB for its video
+ * layers, as a ceiling high enough to let every simulcast layer through (we negotiate REMB,
+ * not transport-cc, upstream). */
 static void peer_rtcp_up(struct router_peer *peer)
 {
     guint32 ssrcs[16];
     gsize n = 0;
+    struct kumis_rtcp_rr rr = {.ssrc = peer->rtcp_ssrc, .n_reports = 0};
+    gint64 now = g_get_monotonic_time();
     for (guint i = 0; peer->sources && i < peer->sources->len; i++) {
         struct router_source *s = g_ptr_array_index(peer->sources, i);
-        for (guint l = 0; l < s->d.n_layers && n < G_N_ELEMENTS(ssrcs); l++) {
+        for (guint l = 0; l < s->d.n_layers; l++) {
             struct layer *ly = &s->layers[l];
             atomic_store(&ly->bitrate, (guint)MIN(ly->window_bytes * 8, G_MAXUINT));
             ly->window_bytes = 0;
             guint32 ssrc = atomic_load(&ly->ssrc);
-            if (ssrc && s->d.video)
+            if (ssrc && s->d.video && n < G_N_ELEMENTS(ssrcs))
                 ssrcs[n++] = ssrc;
+            if (ssrc == 0 || rr.n_reports >= KUMIS_RTCP_MAX_REPORTS)
+                continue;
+            struct kumis_rtcp_report_block *rb = &rr.reports[rr.n_reports];
+            if (!kumis_rx_stats_report(&ly->rx, rb))
+                continue;
+            struct router_sr_point sr;
+            if (layer_read_sr(ly, &sr) && sr.ssrc == rb->ssrc) {
+                rb->lsr = (guint32)(sr.ntp >> 16);
+                rb->dlsr = (guint32)(MAX(now - sr.arrival_us, 0) * 65536 / G_USEC_PER_SEC);
+            }
+            rr.n_reports++;
         }
     }
     if (peer->up == NULL || kumis_transport_get_state(peer->up) != KUMIS_TRANSPORT_READY)
         return;
-    guint8 buf[512];
-    struct kumis_rtcp_rr rr = {.ssrc = peer->rtcp_ssrc, .n_reports = 0};
-    gssize a = kumis_rtcp_build_rr(buf, 400, &rr);
-    gssize b = n ? kumis_rtcp_build_remb(buf + a, 400 - (gsize)a, peer->rtcp_ssrc,
-                                         UPSTREAM_REMB_BPS, ssrcs, n)
-                 : 0;
+    guint8 buf[1024];
+    gssize a = kumis_rtcp_build_rr(buf, 900, &rr);
+    gssize b = a > 0 && n ? kumis_rtcp_build_remb(buf + a, 900 - (gsize)a, peer->rtcp_ssrc,
+                                                  UPSTREAM_REMB_BPS, ssrcs, n)
+                          : 0;
     if (a > 0 && b >= 0)
         kumis_transport_send_rtcp(peer->up, buf, (gsize)(a + b), sizeof buf);
 }
@@ -265,9 +281,10 @@ static void sink_sr_times(struct router_sink *s, gint64 now, struct kumis_rtcp_s
 {
     int layer = s->source->d.video ? s->cur_layer : 0;
     struct router_sr_point pub;
+    /* The SR must be of the very stream the track carries now: a camera turned off and on
+     * again sends a new SSRC on the same layer, with a clock of its own. */
     if (layer >= 0 && (guint)layer < s->source->d.n_layers &&
-        atomic_load(&s->source->layers[layer].ssrc) == s->rw.src_ssrc &&
-        layer_read_sr(&s->source->layers[layer], &pub) &&
+        layer_read_sr(&s->source->layers[layer], &pub) && pub.ssrc == s->rw.src_ssrc &&
         now - pub.arrival_us < PUBLISHER_SR_MAX_AGE_US) {
         guint64 ntp;
         router_sr_translate(&pub, s->rw.ts_offset, s->rw.clock_rate, now, &ntp, &sr->rtp_timestamp);

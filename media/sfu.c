@@ -173,9 +173,9 @@ static struct sfu_conn *conn_new(struct sfu_peer *peer, enum sfu_pc pc, GError *
 
 /* SDP helpers --------------------------------------------------------------------------------- */
 
-/* kumis estimates bandwidth from REMB (receivers' estimates) and does not send transport-wide
- * congestion feedback yet: negotiating transport-cc would make Chrome wait for that feedback
- * and hold publishers at their start bitrate. So it is taken out of what we write. */
+/* Towards subscribers kumis estimates bandwidth from REMB (receivers' estimates) and reads no
+ * transport-wide congestion feedback: with transport-cc negotiated Chrome would send that
+ * instead of REMB. So it is taken out of down offers (publishers get feedback: router_twcc.c). */
 static void strip_transport_cc(struct sdp_session *session)
 {
     for (guint i = 0; i < session->media->len; i++) {
@@ -485,6 +485,7 @@ static struct sfu_track *track_new(struct sfu_peer *peer, const struct sdp_media
         .ext_rid = extmap_id(accepted, EXT_URI_RID),
         .ext_audio_level = extmap_id(accepted, EXT_URI_LEVEL),
         .ext_rrid = extmap_id(accepted, EXT_URI_RRID),
+        .ext_twcc = extmap_id(accepted, EXT_URI_TWCC),
     };
     /* Simulcast layers in the order the offer lists them: our client lists the lowest first. */
     for (guint i = 0; i < offered->rids->len && d.n_layers < ROUTER_MAX_LAYERS; i++) {
@@ -562,7 +563,6 @@ char *sfu_peer_up_offer(struct sfu_peer *peer, const char *sdp, GError **error)
     answer = sdp_up_answer_new(offer, &local, NULL, error);
     if (answer == NULL)
         goto out;
-    strip_transport_cc(answer);
     video_start_bitrate(answer, 1500);
     /* A re-offer keeps the ICE and DTLS session (no ICE restart: RFC 8445 §9). */
     if (!peer->up_remote_set && !conn_set_remote(peer->up, offer, error))
