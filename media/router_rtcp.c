@@ -6,7 +6,7 @@
 #include "media/packet_cache.h"
 #include "media/rtcp.h"
 
-#define UPSTREAM_REMB_BPS  6000000 /* what we let publishers send (see README: no TWCC) */
+#define UPSTREAM_REMB_BPS  6000000 /* the most we let publishers send */
 #define CONGESTION_HOLD_US 8000000 /* after loss, stay below that layer this long */
 
 /* RTCP from subscribers ---------------------------------------------------------------- */
@@ -221,8 +221,8 @@ static void ntp_now(guint32 *sec, guint32 *frac)
 
 /* Towards a publisher: a receiver report with a block per stream (what we lost of it, RFC 3550
  * §6.4.1: its loss-based bandwidth estimate and its RTT come from them) and REMB for its video
- * layers, as a ceiling high enough to let every simulcast layer through (we negotiate REMB,
- * not transport-cc, upstream). */
+ * layers, as a ceiling high enough to let every simulcast layer through; its delay-based
+ * estimate comes from our transport-wide feedback (router_twcc.c). */
 static void peer_rtcp_up(struct router_peer *peer)
 {
     guint32 ssrcs[16];

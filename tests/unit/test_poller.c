@@ -71,6 +71,26 @@ static void send_to(struct endpoint *e, guint n)
         g_assert_cmpint(g_socket_send_to(e->socket, to, "x", 1, NULL, &error), ==, 1);
 }
 
+/* The outer context (a worker's, here the test thread's) and its poller. */
+struct harness {
+    GMainContext *outer;
+    struct kumis_poller *poller;
+};
+
+static void harness_open(struct harness *h)
+{
+    h->outer = g_main_context_new();
+    g_main_context_push_thread_default(h->outer);
+    h->poller = kumis_poller_new(h->outer);
+}
+
+static void harness_close(struct harness *h)
+{
+    kumis_poller_free(h->poller);
+    g_main_context_pop_thread_default(h->outer);
+    g_main_context_unref(h->outer);
+}
+
 /* Iterates @outer until @e got @n datagrams (5 s at most), then until nothing is left. */
 static void run_until(GMainContext *outer, struct endpoint *e, guint n)
 {
@@ -87,9 +107,10 @@ static void run_until(GMainContext *outer, struct endpoint *e, guint n)
  * the poll set), which cost an extra iteration and two system calls per datagram burst. */
 static void test_only_ready(void)
 {
-    GMainContext *outer = g_main_context_new();
-    g_main_context_push_thread_default(outer);
-    struct kumis_poller *poller = kumis_poller_new(outer);
+    struct harness hs;
+    harness_open(&hs);
+    GMainContext *outer = hs.outer;
+    struct kumis_poller *poller = hs.poller;
     struct endpoint a = {0}, b = {0};
     endpoint_init(&a, TRUE);
     endpoint_init(&b, TRUE);
@@ -113,18 +134,17 @@ static void test_only_ready(void)
 
     endpoint_clear(&a);
     endpoint_clear(&b);
-    kumis_poller_free(poller);
-    g_main_context_pop_thread_default(outer);
-    g_main_context_unref(outer);
+    harness_close(&hs);
 }
 
 /* A source attached to a watched context later (libnice attaches its socket's source when it
  * gathers) is watched too: attaching it wakes the context, whose wake-up fd is watched. */
 static void test_late_source(void)
 {
-    GMainContext *outer = g_main_context_new();
-    g_main_context_push_thread_default(outer);
-    struct kumis_poller *poller = kumis_poller_new(outer);
+    struct harness hs;
+    harness_open(&hs);
+    GMainContext *outer = hs.outer;
+    struct kumis_poller *poller = hs.poller;
     struct endpoint e = {0};
     endpoint_init(&e, FALSE);
     e.watch = kumis_poller_add(poller, e.context);
@@ -132,18 +152,17 @@ static void test_late_source(void)
     send_to(&e, 3);
     run_until(outer, &e, 3);
     endpoint_clear(&e);
-    kumis_poller_free(poller);
-    g_main_context_pop_thread_default(outer);
-    g_main_context_unref(outer);
+    harness_close(&hs);
 }
 
 /* A watch removed from within another context's dispatch of the same round (a transport
  * closing another) is neither iterated nor touched afterwards (ASan checks the latter). */
 static void test_remove_in_dispatch(void)
 {
-    GMainContext *outer = g_main_context_new();
-    g_main_context_push_thread_default(outer);
-    struct kumis_poller *poller = kumis_poller_new(outer);
+    struct harness hs;
+    harness_open(&hs);
+    GMainContext *outer = hs.outer;
+    struct kumis_poller *poller = hs.poller;
     struct endpoint a = {0}, b = {0};
     endpoint_init(&a, TRUE);
     endpoint_init(&b, TRUE);
@@ -164,9 +183,7 @@ static void test_remove_in_dispatch(void)
     g_assert_true((a.watch == NULL) != (b.watch == NULL));
     endpoint_clear(&a);
     endpoint_clear(&b);
-    kumis_poller_free(poller);
-    g_main_context_pop_thread_default(outer);
-    g_main_context_unref(outer);
+    harness_close(&hs);
 }
 
 int main(int argc, char **argv)
