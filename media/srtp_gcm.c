@@ -155,7 +155,8 @@ void kumis_srtp_gcm_free(struct kumis_srtp_gcm *gcm)
 /* Returns: the state of @ssrc, or NULL when it has none yet. */
 static void srtp_gcm_recent_push(struct kumis_srtp_gcm *gcm, struct srtp_gcm_ssrc *state)
 {
-    memmove(gcm->recent + 1, gcm->recent, (SRTP_GCM_RECENT - 1) * sizeof gcm->recent[0]);
+    for (guint i = SRTP_GCM_RECENT - 1; i > 0; i--)
+        gcm->recent[i] = gcm->recent[i - 1];
     gcm->recent[0] = state;
 }
 
