@@ -674,7 +674,11 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
     if (h.payload_type != s->d.pt || atomic_load(&s->closed))
         return;
     gint64 now = g_get_monotonic_time();
-    kumis_rx_stats_update(&s->layers[layer].rx, h.ssrc, h.seq, h.timestamp, now, s->d.clock_rate);
+    /* What the network lost, before repair: a resend (or a browser's probe made of old packets
+     * on RTX) counted again would hide the loss from the publisher's estimate. */
+    if (rtx == 0)
+        kumis_rx_stats_update(&s->layers[layer].rx, h.ssrc, h.seq, h.timestamp, now,
+                              s->d.clock_rate);
     if (s->d.video)
         router_source_repair(s, layer, h.seq, now);
     source_fan_out(s, layer, data, len, &h);
@@ -703,6 +707,11 @@ struct router_peer *router_peer_new(struct router *router, struct kumis_worker *
     peer->rtcp_ssrc = g_random_int() | 1;
     kumis_worker_invoke(worker, router_peer_start_rtcp, peer_ref(peer), (GDestroyNotify)peer_unref);
     return peer;
+}
+
+guint64 router_peer_get_congestion_feedback(const struct router_peer *peer)
+{
+    return atomic_load_explicit(&peer->twcc_sent, memory_order_relaxed);
 }
 
 struct router_peer *router_peer_ref(struct router_peer *peer)
@@ -797,8 +806,10 @@ void router_source_get_stats(const struct router_source *s, struct router_source
     st->dropped_unknown = atomic_load(&s->dropped_unknown);
     st->nacks_out = atomic_load(&s->nacks_out);
     st->repaired = atomic_load(&s->repaired);
-    for (guint l = 0; l < s->d.n_layers; l++)
+    for (guint l = 0; l < s->d.n_layers; l++) {
         st->layer_bitrate[l] = atomic_load(&s->layers[l].bitrate);
+        st->lost += atomic_load(&s->layers[l].reported_lost);
+    }
     st->audio_level = atomic_load(&s->audio_level);
 }
 

@@ -49,6 +49,7 @@ struct router_source_desc {
 struct router_source_stats {
     guint64 packets_in, bytes_in, dropped_unknown;
     guint64 nacks_out, repaired; /* NACK packets sent to the publisher; gaps filled later */
+    gint64 lost; /* packets lost on the way to us, all layers, as last reported to the publisher */
     guint32 layer_bitrate[ROUTER_MAX_LAYERS]; /* bits per second, over the last second */
     gint audio_level;                         /* last RFC 6464 level, 127 = silence */
 };
@@ -63,6 +64,8 @@ void router_peer_unref(struct router_peer *peer);
 
 /* Control thread: use these transports (references are taken; NULL to drop). */
 void router_peer_set_up(struct router_peer *peer, struct kumis_transport *up);
+/* Any thread: transport-wide congestion feedback packets sent to the peer as a publisher. */
+guint64 router_peer_get_congestion_feedback(const struct router_peer *peer);
 void router_peer_set_down(struct router_peer *peer, struct kumis_transport *down);
 
 /* Worker thread: a plaintext packet from the peer's up or down transport. */

@@ -46,6 +46,7 @@ struct layer {
     guint n_missing;                                   /* worker */
     guint64 window_bytes;                              /* worker */
     struct kumis_rx_stats rx;     /* worker: for the report blocks of our RRs to the publisher */
+    atomic_llong reported_lost;   /* the cumulative loss in our last report block */
     atomic_uint bitrate;          /* bits/s over the last second */
     atomic_llong last_packet_us;  /* monotonic */
     gint64 last_keyframe_request; /* worker */
@@ -151,6 +152,7 @@ struct router_peer {
     GPtrArray *sources, *sinks;         /* worker snapshots (references) */
     guint32 rtcp_ssrc;                  /* our SSRC as RTCP sender towards this peer */
     struct router_twcc twcc;            /* worker: feedback on what it publishes */
+    atomic_ullong twcc_sent;            /* feedback packets sent */
     struct router_learned learned[ROUTER_LEARNED_MAX]; /* worker, a ring */
     guint n_learned;                                   /* worker: ever added */
 };

@@ -243,6 +243,7 @@ static void peer_rtcp_up(struct router_peer *peer)
             struct kumis_rtcp_report_block *rb = &rr.reports[rr.n_reports];
             if (!kumis_rx_stats_report(&ly->rx, rb))
                 continue;
+            atomic_store_explicit(&ly->reported_lost, rb->cumulative_lost, memory_order_relaxed);
             struct router_sr_point sr;
             if (layer_read_sr(ly, &sr) && sr.ssrc == rb->ssrc) {
                 rb->lsr = (guint32)(sr.ntp >> 16);

@@ -53,7 +53,8 @@ static void twcc_flush(struct router_peer *peer, gint64 now)
                                        status, tw->n, tw->fb_count++);
     /* -1: two arrivals more than ~8 s apart; that window is dropped, the next starts fresh. */
     if (len > 0 && peer->up != NULL && kumis_transport_get_state(peer->up) == KUMIS_TRANSPORT_READY)
-        kumis_transport_send_rtcp(peer->up, buf, (gsize)len, sizeof buf);
+        if (kumis_transport_send_rtcp(peer->up, buf, (gsize)len, sizeof buf))
+            atomic_fetch_add_explicit(&peer->twcc_sent, 1, memory_order_relaxed);
     tw->base = (guint16)(tw->base + tw->n);
     memset(tw->arrival_us, 0, tw->n * sizeof tw->arrival_us[0]);
     tw->n = 0;

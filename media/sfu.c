@@ -676,6 +676,11 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
                       (json_int_t)st.dropped_overload, "send_failed", (json_int_t)st.send_failed,
                       "srtp_profile", kumis_srtp_profile_name(st.profile)));
     }
+    json_t *up = json_object_get(root, "up");
+    if (up != NULL)
+        json_object_set_new(
+            up, "congestion_feedback",
+            json_integer((json_int_t)router_peer_get_congestion_feedback(peer->rp)));
     json_t *subs = json_array();
     for (guint i = 0; i < peer->subs->len; i++) {
         struct sfu_sub *sub = g_ptr_array_index(peer->subs, i);
@@ -697,12 +702,13 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
         struct router_source_stats st;
         router_source_get_stats(t->source, &st);
         json_array_append_new(
-            tracks, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:[i,i,i]}", "mid", t->mid, "kind",
-                              t->video ? "video" : "audio", "packets_in", (json_int_t)st.packets_in,
-                              "dropped_unknown", (json_int_t)st.dropped_unknown, "nacks_out",
-                              (json_int_t)st.nacks_out, "repaired", (json_int_t)st.repaired,
-                              "layer_bitrate", (int)st.layer_bitrate[0], (int)st.layer_bitrate[1],
-                              (int)st.layer_bitrate[2]));
+            tracks,
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:[i,i,i]}", "mid", t->mid, "kind",
+                      t->video ? "video" : "audio", "packets_in", (json_int_t)st.packets_in,
+                      "dropped_unknown", (json_int_t)st.dropped_unknown, "nacks_out",
+                      (json_int_t)st.nacks_out, "repaired", (json_int_t)st.repaired, "lost",
+                      (json_int_t)st.lost, "layer_bitrate", (int)st.layer_bitrate[0],
+                      (int)st.layer_bitrate[1], (int)st.layer_bitrate[2]));
     }
     json_object_set_new(root, "publishing", tracks);
     char *text = json_dumps(root, JSON_COMPACT);

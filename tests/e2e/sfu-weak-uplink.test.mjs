@@ -85,11 +85,17 @@ test(`a speaker on a ${CAP_KBIT} kbit/s uplink: its browser sends what fits, the
   const frames = await framesOver(attendee, 4000);
   const out2 = await outboundVideo(speaker);
   const st = await serverStats(attendee);
-  const pub = (await serverStats(speaker)).publishing;
+  const speakerStats = await serverStats(speaker);
+  const pub = speakerStats.publishing;
   t.diagnostic(`layers sent in 4 s: ${JSON.stringify(out2.map((l, i) => [l.rid, l.frames - out1[i].frames, l.width, l.limit]))}; ` +
-    `attendee: ${JSON.stringify(st.receiving)}; published: ${JSON.stringify(pub)}`);
+    `attendee: ${JSON.stringify(st.receiving)}; published: ${JSON.stringify(pub)}; ` +
+    `congestion feedback sent: ${speakerStats.up.congestion_feedback}`);
   t.diagnostic(`before the cap: ${JSON.stringify(free)}; under it after ${adapted} s: ` +
     `${JSON.stringify(capped)}; attendee decoded ${frames} frames in 4 s`);
   assert.ok(free.kbit > 2 * CAP_KBIT, `the speaker sent more than the cap before it (${free.kbit} kbit/s)`);
   assert.ok(frames > 20, `the attendee keeps decoding under the cap (${frames} frames in 4 s)`);
+  // ~20 a second while the speaker sends (every 50 ms); the stats show it.
+  assert.ok(speakerStats.up.congestion_feedback > 100,
+    `kumis sent the speaker congestion feedback (${speakerStats.up.congestion_feedback} packets)`);
+  assert.ok(pub.find((p) => p.kind === 'video').lost > 0, 'kumis counted what the cap lost');
 });
