@@ -507,6 +507,20 @@ static gboolean pt_unique(GPtrArray *sources, int pt)
     return n == 1;
 }
 
+struct router_source *router_peer_source_by_ssrc(struct router_peer *peer, guint32 ssrc, int *layer)
+{
+    for (guint i = 0; peer->sources && i < peer->sources->len; i++) {
+        struct router_source *s = g_ptr_array_index(peer->sources, i);
+        for (guint l = 0; l < s->d.n_layers; l++) {
+            if (atomic_load_explicit(&s->layers[l].ssrc, memory_order_relaxed) == ssrc) {
+                *layer = (int)l;
+                return s;
+            }
+        }
+    }
+    return NULL;
+}
+
 static void peer_learn(struct router_peer *peer, guint32 ssrc, const char *mid, const char *rid)
 {
     guint n = MIN(peer->n_learned, ROUTER_LEARNED_MAX);
@@ -552,16 +566,10 @@ static struct router_source *peer_match_learned(struct router_peer *peer,
 static struct router_source *peer_match_source(struct router_peer *peer, const guint8 *data,
                                                const struct kumis_rtp_header *h, int *layer)
 {
+    struct router_source *known = router_peer_source_by_ssrc(peer, h->ssrc, layer);
+    if (known != NULL)
+        return known;
     GPtrArray *sources = peer->sources;
-    for (guint i = 0; sources && i < sources->len; i++) {
-        struct router_source *s = g_ptr_array_index(sources, i);
-        for (guint l = 0; l < s->d.n_layers; l++) {
-            if (atomic_load_explicit(&s->layers[l].ssrc, memory_order_relaxed) == h->ssrc) {
-                *layer = (int)l;
-                return s;
-            }
-        }
-    }
     for (guint i = 0; sources && i < sources->len; i++) {
         struct router_source *s = g_ptr_array_index(sources, i);
         char mid[32], rid[16];
@@ -654,7 +662,8 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
     struct kumis_rtp_header h;
     if (t != peer->up || !kumis_rtp_parse(data, len, &h))
         return;
-    router_twcc_on_packet(peer, data, &h, g_get_monotonic_time());
+    gint64 now = g_get_monotonic_time();
+    router_twcc_on_packet(peer, data, &h, now);
     int layer = 0;
     struct router_source *s = NULL;
     int rtx = router_repair_unwrap_rtx(peer, data, &len, &h, &s, &layer);
@@ -673,7 +682,6 @@ void router_peer_on_rtp(struct router_peer *peer, struct kumis_transport *t, gui
     }
     if (h.payload_type != s->d.pt || atomic_load(&s->closed))
         return;
-    gint64 now = g_get_monotonic_time();
     /* What the network lost, before repair: a resend (or a browser's probe made of old packets
      * on RTX) counted again would hide the loss from the publisher's estimate. */
     if (rtx == 0)

@@ -167,6 +167,11 @@ void router_source_request_keyframe(struct router_source *s, int layer);
  * late instead of never. Video only. */
 void router_source_repair(struct router_source *s, int layer, guint16 seq, gint64 now);
 
+/* Source worker: the source of @peer (a publisher) whose layer has learnt @ssrc, and that layer
+ * in @layer; NULL when none has. */
+struct router_source *router_peer_source_by_ssrc(struct router_peer *peer, guint32 ssrc,
+                                                 int *layer);
+
 /* Source worker: notes the arrival of a publisher's packet (any: media, RTX, padding) by its
  * transport-wide sequence number and sends the publisher feedback every 50 ms
  * (router_twcc.c). Nothing when the extension was not negotiated. */

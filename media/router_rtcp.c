@@ -146,17 +146,6 @@ static void peer_down_rtcp(struct router_peer *peer, const guint8 *data, gsize l
 
 /* RTCP from publishers ------------------------------------------------------------------ */
 
-static struct layer *peer_layer_by_ssrc(struct router_peer *peer, guint32 ssrc)
-{
-    for (guint i = 0; peer->sources && i < peer->sources->len; i++) {
-        struct router_source *s = g_ptr_array_index(peer->sources, i);
-        for (guint l = 0; l < s->d.n_layers; l++)
-            if (atomic_load_explicit(&s->layers[l].ssrc, memory_order_relaxed) == ssrc)
-                return &s->layers[l];
-    }
-    return NULL;
-}
-
 /* Source worker: keeps the publisher's sender reports, for the SRs of its subscribers. What
  * else publishers send is not needed: what they lost we learn from the sequence numbers
  * (router_repair.c). */
@@ -169,9 +158,11 @@ static void peer_up_rtcp(struct router_peer *peer, const guint8 *data, gsize len
         struct kumis_rtcp_sr sr;
         if (p.type != KUMIS_RTCP_SR || !kumis_rtcp_sr_parse(&p, &sr))
             continue;
-        struct layer *l = peer_layer_by_ssrc(peer, sr.ssrc);
-        if (l == NULL)
+        int layer;
+        struct router_source *source = router_peer_source_by_ssrc(peer, sr.ssrc, &layer);
+        if (source == NULL)
             continue;
+        struct layer *l = &source->layers[layer];
         atomic_fetch_add_explicit(&l->sr_lock, 1, memory_order_acq_rel);
         atomic_store_explicit(&l->sr_ntp, (guint64)sr.ntp_sec << 32 | sr.ntp_frac,
                               memory_order_relaxed);

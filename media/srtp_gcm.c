@@ -152,7 +152,6 @@ void kumis_srtp_gcm_free(struct kumis_srtp_gcm *gcm)
 
 /* --- per-SSRC state ------------------------------------------------------------------- */
 
-/* Returns: the state of @ssrc, or NULL when it has none yet. */
 static void srtp_gcm_recent_push(struct kumis_srtp_gcm *gcm, struct srtp_gcm_ssrc *state)
 {
     for (guint i = SRTP_GCM_RECENT - 1; i > 0; i--)
@@ -160,6 +159,7 @@ static void srtp_gcm_recent_push(struct kumis_srtp_gcm *gcm, struct srtp_gcm_ssr
     gcm->recent[0] = state;
 }
 
+/* Returns: the state of @ssrc, or NULL when it has none yet. */
 static struct srtp_gcm_ssrc *srtp_gcm_ssrc_find(struct kumis_srtp_gcm *gcm, guint32 ssrc)
 {
     for (guint i = 0; i < SRTP_GCM_RECENT && gcm->recent[i] != NULL; i++)

@@ -91,6 +91,13 @@ static void harness_close(struct harness *h)
     g_main_context_unref(h->outer);
 }
 
+/* An endpoint with its socket's source, its context watched by @poller. */
+static void endpoint_open_watched(struct endpoint *e, struct kumis_poller *poller)
+{
+    endpoint_init(e, TRUE);
+    e->watch = kumis_poller_add(poller, e->context);
+}
+
 /* Iterates @outer until @e got @n datagrams (5 s at most), then until nothing is left. */
 static void run_until(GMainContext *outer, struct endpoint *e, guint n)
 {
@@ -112,10 +119,8 @@ static void test_only_ready(void)
     GMainContext *outer = hs.outer;
     struct kumis_poller *poller = hs.poller;
     struct endpoint a = {0}, b = {0};
-    endpoint_init(&a, TRUE);
-    endpoint_init(&b, TRUE);
-    a.watch = kumis_poller_add(poller, a.context);
-    b.watch = kumis_poller_add(poller, b.context);
+    endpoint_open_watched(&a, poller);
+    endpoint_open_watched(&b, poller);
     while (g_main_context_iteration(outer, FALSE))
         ;
     guint64 before = kumis_poller_get_iterations(poller);
@@ -164,10 +169,8 @@ static void test_remove_in_dispatch(void)
     GMainContext *outer = hs.outer;
     struct kumis_poller *poller = hs.poller;
     struct endpoint a = {0}, b = {0};
-    endpoint_init(&a, TRUE);
-    endpoint_init(&b, TRUE);
-    a.watch = kumis_poller_add(poller, a.context);
-    b.watch = kumis_poller_add(poller, b.context);
+    endpoint_open_watched(&a, poller);
+    endpoint_open_watched(&b, poller);
     a.remove_on_receive = &b;
     b.remove_on_receive = &a;
     send_to(&a, 1);
