@@ -22,6 +22,8 @@ struct kumis_poller_watch {
     GMainContext *context;
     GPollFD fds[WATCH_FDS_MAX];
     gint n_fds;         /* the fds in the epoll set, as the context last asked */
+    gint64 deadline;    /* monotonic µs when its next timer is due; G_MAXINT64: none */
+    guint heap_index;   /* its place in the poller's deadline heap; G_MAXUINT: not in it */
     guint64 round;      /* the dispatch round that last iterated it */
     gboolean removed;   /* freed at the end of the dispatch that removed it */
     gboolean truncated; /* logged once: the context wanted more than WATCH_FDS_MAX fds */
@@ -33,6 +35,8 @@ struct kumis_poller {
     guint64 round;
     gboolean dispatching;
     GPtrArray *removed; /* watches removed during a dispatch, freed at its end */
+    GPtrArray *heap;    /* watches with a deadline, a binary min-heap on it */
+    gint64 ready_time;  /* what the source's ready time was last set to */
     guint64 iterations;
 };
 
@@ -98,7 +102,101 @@ static void watch_sync_fds(struct kumis_poller_watch *w, const GPollFD *fds, gin
     w->n_fds = n;
 }
 
-/* One iteration of @w's context: what is ready is dispatched, then the fds are read again. */
+/* The deadline heap: a watch's timers are due at w->deadline; the poller's source wakes at the
+ * earliest (g_source_set_ready_time), so a worker's loop walks one source, not every libnice
+ * timer of every transport. */
+static gboolean heap_less(GPtrArray *heap, guint a, guint b)
+{
+    const struct kumis_poller_watch *wa = g_ptr_array_index(heap, a);
+    const struct kumis_poller_watch *wb = g_ptr_array_index(heap, b);
+    return wa->deadline < wb->deadline;
+}
+
+static void heap_swap(GPtrArray *heap, guint a, guint b)
+{
+    struct kumis_poller_watch *wa = g_ptr_array_index(heap, a);
+    struct kumis_poller_watch *wb = g_ptr_array_index(heap, b);
+    heap->pdata[a] = wb;
+    heap->pdata[b] = wa;
+    wb->heap_index = a;
+    wa->heap_index = b;
+}
+
+static void heap_fix(GPtrArray *heap, guint i)
+{
+    while (i > 0 && heap_less(heap, i, (i - 1) / 2)) {
+        heap_swap(heap, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        guint least = i;
+        guint l = 2 * i + 1;
+        guint r = l + 1;
+        if (l < heap->len && heap_less(heap, l, least))
+            least = l;
+        if (r < heap->len && heap_less(heap, r, least))
+            least = r;
+        if (least == i)
+            return;
+        heap_swap(heap, i, least);
+        i = least;
+    }
+}
+
+static void heap_remove(GPtrArray *heap, struct kumis_poller_watch *w)
+{
+    guint i = w->heap_index;
+    if (i == G_MAXUINT)
+        return;
+    guint last = heap->len - 1;
+    if (i != last)
+        heap_swap(heap, i, last);
+    g_ptr_array_set_size(heap, last);
+    w->heap_index = G_MAXUINT;
+    if (i < heap->len)
+        heap_fix(heap, i);
+}
+
+/* Puts @w at @deadline in the heap (out of it for G_MAXINT64) and the poller's wake-up at the
+ * earliest deadline. */
+static void watch_set_deadline(struct kumis_poller_watch *w, gint64 deadline)
+{
+    struct kumis_poller *p = w->poller;
+    w->deadline = deadline;
+    if (deadline == G_MAXINT64) {
+        heap_remove(p->heap, w);
+    } else if (w->heap_index == G_MAXUINT) {
+        w->heap_index = p->heap->len;
+        g_ptr_array_add(p->heap, w);
+        heap_fix(p->heap, w->heap_index);
+    } else {
+        heap_fix(p->heap, w->heap_index);
+    }
+    const struct kumis_poller_watch *first =
+        p->heap->len > 0 ? g_ptr_array_index(p->heap, 0) : NULL;
+    gint64 ready_time = first ? first->deadline : -1;
+    if (ready_time != p->ready_time) { /* setting it takes the context's lock */
+        p->ready_time = ready_time;
+        g_source_set_ready_time(p->source, ready_time);
+    }
+}
+
+/* Reads what @w's context waits for now: its fds into the epoll set, its next timer into the
+ * heap. */
+static void watch_sync(struct kumis_poller_watch *w)
+{
+    GPollFD fds[WATCH_FDS_MAX];
+    gint priority, timeout;
+    g_main_context_prepare(w->context, &priority);
+    gint n = g_main_context_query(w->context, G_MAXINT, &timeout, fds, WATCH_FDS_MAX);
+    watch_sync_fds(w, fds, n);
+    /* GLib rounds the timeout up to whole milliseconds; 0 means something is ready now. */
+    watch_set_deadline(w,
+                       timeout < 0 ? G_MAXINT64 : g_get_monotonic_time() + (gint64)timeout * 1000);
+}
+
+/* One iteration of @w's context: what is ready is dispatched, then what it waits for is read
+ * again (a dispatch may add or remove sources and timers without waking anyone). */
 static void watch_iterate(struct kumis_poller_watch *w)
 {
     GPollFD fds[WATCH_FDS_MAX];
@@ -106,12 +204,13 @@ static void watch_iterate(struct kumis_poller_watch *w)
     g_main_context_prepare(w->context, &priority);
     gint n = g_main_context_query(w->context, priority, &timeout, fds, WATCH_FDS_MAX);
     gint polled = MIN(n, WATCH_FDS_MAX);
-    watch_sync_fds(w, fds, n);
     if (polled > 0)
         g_poll(fds, (guint)polled, 0);
     if (g_main_context_check(w->context, priority, fds, polled))
         g_main_context_dispatch(w->context);
     w->poller->iterations++;
+    if (!w->removed)
+        watch_sync(w);
 }
 
 static gboolean poller_source_dispatch(GSource *source, GSourceFunc cb, gpointer data)
@@ -124,7 +223,8 @@ static gboolean poller_source_dispatch(GSource *source, GSourceFunc cb, gpointer
     gint64 start = g_get_monotonic_time();
     p->dispatching = TRUE;
     p->round++;
-    for (int i = 0; i < n; i++) {
+    gboolean late = FALSE;
+    for (int i = 0; i < n && !late; i++) {
         struct kumis_poller_watch *w = events[i].data.ptr;
         if (w->removed || w->round == p->round)
             continue;
@@ -132,8 +232,17 @@ static gboolean poller_source_dispatch(GSource *source, GSourceFunc cb, gpointer
         watch_iterate(w);
         /* Level-triggered: what is left is reported again on the loop's next turn, after the
          * worker's other sources had theirs. */
-        if (g_get_monotonic_time() - start >= KUMIS_RX_SLICE_US)
+        late = g_get_monotonic_time() - start >= KUMIS_RX_SLICE_US;
+    }
+    /* Then the contexts whose timers are due; one that is ready again at once waits for the
+     * loop's next turn (the source's ready time is then already past). */
+    while (!late && p->heap->len > 0) {
+        struct kumis_poller_watch *w = g_ptr_array_index(p->heap, 0);
+        if (w->deadline > start || w->round == p->round)
             break;
+        w->round = p->round;
+        watch_iterate(w);
+        late = g_get_monotonic_time() - start >= KUMIS_RX_SLICE_US;
     }
     p->dispatching = FALSE;
     g_ptr_array_set_size(p->removed, 0);
@@ -150,6 +259,8 @@ struct kumis_poller *kumis_poller_new(GMainContext *context)
     if (p->epfd < 0)
         g_error("epoll_create1: %s", g_strerror(errno)); /* only without memory or fds */
     p->removed = g_ptr_array_new_with_free_func(g_free);
+    p->heap = g_ptr_array_new();
+    p->ready_time = -1;
     p->source = g_source_new(&poller_source_funcs, sizeof(struct poller_source));
     ((struct poller_source *)p->source)->poller = p;
     g_source_set_static_name(p->source, "kumis-poller");
@@ -166,6 +277,7 @@ void kumis_poller_free(struct kumis_poller *poller)
     g_source_destroy(poller->source);
     g_source_unref(poller->source);
     g_ptr_array_unref(poller->removed);
+    g_ptr_array_unref(poller->heap);
     close(poller->epfd);
     g_free(poller);
 }
@@ -175,10 +287,18 @@ struct kumis_poller_watch *kumis_poller_add(struct kumis_poller *poller, GMainCo
     struct kumis_poller_watch *w = g_new0(struct kumis_poller_watch, 1);
     w->poller = poller;
     w->context = context;
+    w->deadline = G_MAXINT64;
+    w->heap_index = G_MAXUINT;
     if (!g_main_context_acquire(context))
         g_error("kumis_poller_add: context %p belongs to another thread", (void *)context);
-    watch_iterate(w); /* registers its fds */
+    watch_iterate(w); /* registers its fds and its first deadline */
     return w;
+}
+
+void kumis_poller_refresh(struct kumis_poller_watch *watch)
+{
+    if (watch != NULL && !watch->removed)
+        watch_sync(watch);
 }
 
 void kumis_poller_remove(struct kumis_poller_watch *watch)
@@ -187,6 +307,7 @@ void kumis_poller_remove(struct kumis_poller_watch *watch)
         return;
     struct kumis_poller *p = watch->poller;
     watch_sync_fds(watch, NULL, 0);
+    watch_set_deadline(watch, G_MAXINT64);
     g_main_context_release(watch->context);
     watch->removed = TRUE;
     if (p->dispatching)

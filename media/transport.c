@@ -42,8 +42,9 @@ struct kumis_transport {
      * thread never races the teardown; used for nothing else. */
     NiceAgent *parse_agent;
 
-    /* The context of the socket's sources: iterated by the worker's poller when the socket is
-     * readable (media/poller.h), never polled with the worker's other sources. */
+    /* The agent's context (its socket's source and its timers): iterated by the worker's poller
+     * when the socket is readable or a timer is due (media/poller.h), never walked with the
+     * worker's other sources. */
     GMainContext *rx_context;
 
     /* Worker thread only (after kumis_transport_new returned). */
@@ -530,13 +531,14 @@ static gboolean transport_job_gather(gpointer data)
     struct kumis_transport *t = data;
     if (t->agent == NULL)
         return G_SOURCE_REMOVE;
+    t->rx_watch = kumis_poller_add(kumis_worker_get_poller(t->worker), t->rx_context);
     if (!nice_agent_gather_candidates(t->agent, t->stream_id)) {
         GST_WARNING("transport %p: gathering failed (no usable address or port)", (void *)t);
         transport_set_state(t, KUMIS_TRANSPORT_FAILED);
         return G_SOURCE_REMOVE;
     }
     transport_sockets_tune(t);
-    t->rx_watch = kumis_poller_add(kumis_worker_get_poller(t->worker), t->rx_context);
+    kumis_poller_refresh(t->rx_watch); /* the socket and libnice's first timers */
     return G_SOURCE_REMOVE;
 }
 
@@ -595,8 +597,9 @@ static void transport_post(struct kumis_transport *t, GSourceFunc func, gpointer
 static NiceAgent *transport_agent_new(struct kumis_transport *t,
                                       const struct kumis_transport_config *config, GError **error)
 {
+    /* The agent's socket and timers live in the transport's own context (media/poller.h). */
     NiceAgent *agent =
-        nice_agent_new_full(kumis_worker_get_context(config->worker), NICE_COMPATIBILITY_RFC5245,
+        nice_agent_new_full(t->rx_context, NICE_COMPATIBILITY_RFC5245,
                             NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS);
     /* UPnP would start discovery on every interface (TESTING.md); TCP candidates are not
      * offered by us: browsers reach us over UDP. */
@@ -648,6 +651,7 @@ struct kumis_transport *kumis_transport_new(const struct kumis_transport_config 
     t->cert = kumis_cert_ref(config->cert);
     t->listener = listener;
     t->user_data = user_data;
+    t->rx_context = g_main_context_new();
     t->agent = transport_agent_new(t, config, error);
     if (t->agent)
         t->dtls = kumis_dtls_new(config->cert, config->dtls_role,
@@ -665,7 +669,6 @@ struct kumis_transport *kumis_transport_new(const struct kumis_transport_config 
     g_signal_connect(t->agent, "new-selected-pair-full", G_CALLBACK(transport_on_selected_pair), t);
     g_signal_connect(t->agent, "candidate-gathering-done", G_CALLBACK(transport_on_gathering_done),
                      t);
-    t->rx_context = g_main_context_new();
     nice_agent_attach_recv(t->agent, t->stream_id, TRANSPORT_COMPONENT, t->rx_context,
                            transport_on_recv, t);
     kumis_worker_load_add(t->worker, 1);
@@ -751,6 +754,7 @@ static gboolean transport_job_credentials(gpointer data)
     struct kumis_transport *t = job->transport;
     if (t->agent)
         nice_agent_set_remote_credentials(t->agent, t->stream_id, job->a, job->b);
+    kumis_poller_refresh(t->rx_watch); /* libnice may have started its checks' timer */
     return G_SOURCE_REMOVE;
 }
 
@@ -770,6 +774,7 @@ static gboolean transport_job_candidate(gpointer data)
     GSList list = {.data = job->candidate, .next = NULL};
     if (nice_agent_set_remote_candidates(t->agent, t->stream_id, TRANSPORT_COMPONENT, &list) < 1)
         GST_DEBUG("transport %p: remote candidate not added", (void *)t);
+    kumis_poller_refresh(t->rx_watch);
     return G_SOURCE_REMOVE;
 }
 
@@ -821,6 +826,7 @@ static gboolean transport_job_end_of_candidates(gpointer data)
     struct kumis_transport *t = job->transport;
     if (t->agent)
         nice_agent_peer_candidate_gathering_done(t->agent, t->stream_id);
+    kumis_poller_refresh(t->rx_watch);
     return G_SOURCE_REMOVE;
 }
 

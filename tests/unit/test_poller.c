@@ -189,11 +189,107 @@ static void test_remove_in_dispatch(void)
     harness_close(&hs);
 }
 
+/* A timer of a watched context (libnice's checks, keep-alives and consent) fires on time with
+ * no fd ready, from the poller's one ready time, without the poller spinning meanwhile. */
+static gboolean on_timer(gpointer data)
+{
+    gint64 *fired = data;
+    *fired = g_get_monotonic_time();
+    return G_SOURCE_REMOVE;
+}
+
+static GSource *timer_attach(GMainContext *context, guint ms, gint64 *fired)
+{
+    GSource *timer = g_timeout_source_new(ms);
+    g_source_set_callback(timer, on_timer, fired, NULL);
+    g_source_attach(timer, context);
+    return timer;
+}
+
+static gboolean on_guard(gpointer data)
+{
+    (void)data;
+    return G_SOURCE_CONTINUE;
+}
+
+/* Iterates @outer until *@fired is set (2 s at most: a guard timer of @outer's own ends a
+ * wait nothing else would). Returns: the loop iterations it took. */
+static guint run_until_fired(GMainContext *outer, const gint64 *fired)
+{
+    g_autoptr(GSource) guard = g_timeout_source_new(500);
+    g_source_set_callback(guard, on_guard, NULL, NULL);
+    g_source_attach(guard, outer);
+    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    guint turns = 0;
+    while (*fired == 0 && g_get_monotonic_time() < deadline) {
+        g_main_context_iteration(outer, TRUE);
+        turns++;
+    }
+    g_source_destroy(guard);
+    g_assert_cmpint(*fired, !=, 0);
+    return turns;
+}
+
+static void test_timer(void)
+{
+    struct harness hs;
+    harness_open(&hs);
+    struct endpoint e = {0};
+    endpoint_init(&e, TRUE);
+    gint64 fired = 0;
+    gint64 start = g_get_monotonic_time();
+    g_autoptr(GSource) timer = timer_attach(e.context, 100, &fired);
+    e.watch = kumis_poller_add(hs.poller, e.context);
+    guint turns = run_until_fired(hs.outer, &fired);
+    g_assert_cmpint(fired - start, >=, 100000);
+    g_assert_cmpint(fired - start, <, 1000000);
+    g_assert_cmpuint(turns, <=, 3);
+    endpoint_clear(&e);
+    harness_close(&hs);
+}
+
+/* A timer the poller's own thread adds (a job calling into libnice) is seen after
+ * kumis_poller_refresh(); one added from another thread wakes the context by itself. */
+struct attach_job {
+    GMainContext *context;
+    gint64 *fired;
+};
+
+static gpointer attach_from_thread(gpointer data)
+{
+    struct attach_job *job = data;
+    return timer_attach(job->context, 50, job->fired);
+}
+
+static void test_timer_added_later(void)
+{
+    struct harness hs;
+    harness_open(&hs);
+    struct endpoint e = {0};
+    endpoint_open_watched(&e, hs.poller);
+    while (g_main_context_iteration(hs.outer, FALSE))
+        ;
+    gint64 fired = 0;
+    g_autoptr(GSource) timer = timer_attach(e.context, 50, &fired);
+    kumis_poller_refresh(e.watch);
+    run_until_fired(hs.outer, &fired);
+
+    gint64 fired_other = 0;
+    struct attach_job job = {e.context, &fired_other};
+    g_autoptr(GSource) timer_other =
+        g_thread_join(g_thread_new("attach", attach_from_thread, &job));
+    run_until_fired(hs.outer, &fired_other);
+    endpoint_clear(&e);
+    harness_close(&hs);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/poller/only-ready", test_only_ready);
     g_test_add_func("/poller/late-source", test_late_source);
     g_test_add_func("/poller/remove-in-dispatch", test_remove_in_dispatch);
+    g_test_add_func("/poller/timer", test_timer);
+    g_test_add_func("/poller/timer-added-later", test_timer_added_later);
     return g_test_run();
 }
