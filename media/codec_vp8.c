@@ -67,19 +67,22 @@ gboolean kumis_vp8_parse(const guint8 *payload, gsize len, struct kumis_vp8_desc
     return TRUE;
 }
 
+void kumis_picture_id_write(guint8 *field, gboolean long_form, guint16 picture_id)
+{
+    if (long_form) {
+        field[0] = (guint8)(0x80 | ((picture_id >> 8) & 0x7F));
+        field[1] = (guint8)picture_id;
+    } else {
+        field[0] = (guint8)(picture_id & 0x7F);
+    }
+}
+
 void kumis_vp8_set_picture_id(guint8 *payload, struct kumis_vp8_descriptor *d, guint16 picture_id)
 {
     if (!d->has_picture_id)
         return;
-    guint8 *p = payload + d->picture_id_offset;
-    if (d->picture_id_15bit) {
-        picture_id &= 0x7FFF;
-        p[0] = (guint8)(0x80 | (picture_id >> 8));
-        p[1] = (guint8)picture_id;
-    } else {
-        picture_id &= 0x7F;
-        p[0] = (guint8)picture_id;
-    }
+    picture_id &= d->picture_id_15bit ? 0x7FFF : 0x7F;
+    kumis_picture_id_write(payload + d->picture_id_offset, d->picture_id_15bit, picture_id);
     d->picture_id = picture_id;
 }
 

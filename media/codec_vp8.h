@@ -35,6 +35,10 @@ struct kumis_vp8_descriptor {
  * Fails (FALSE) when the descriptor runs past @len or leaves no VP8 payload byte. */
 gboolean kumis_vp8_parse(const guint8 *payload, gsize len, struct kumis_vp8_descriptor *out);
 
+/* Writes @picture_id into the picture ID field at @field: VP8 (RFC 7741 §4.2) and VP9
+ * (RFC 9628 §4.2) share it, |M| 7 bits | and with M one more byte (15 bits). */
+void kumis_picture_id_write(guint8 *field, gboolean long_form, guint16 picture_id);
+
 /* Rewrites the picture ID in place, keeping its width (7 or 15 bits; @picture_id is masked to
  * it). Does nothing when @d has no picture ID. @d must come from kumis_vp8_parse on @payload. */
 void kumis_vp8_set_picture_id(guint8 *payload, struct kumis_vp8_descriptor *d, guint16 picture_id);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "media/codec_vp8.h"
+#include "media/codec_vp9.h"
 
 #define WINDOW_MASK (KUMIS_REWRITE_WINDOW - 1)
 
@@ -88,8 +89,8 @@ static void source_begin(struct kumis_rewrite *rw, guint32 ssrc, guint16 seq, gu
         .out_start_pos = rw->out_pos + 1, .seq_offset = rw->seq_offset, .src_ssrc = ssrc};
     if (rw->n_segments < KUMIS_REWRITE_SEGMENTS)
         rw->n_segments++;
-    rw->vp8_picid_rebase = TRUE;
-    rw->vp8_tl0_rebase = TRUE;
+    rw->picid_rebase = TRUE;
+    rw->tl0_rebase = TRUE;
 }
 
 enum kumis_rewrite_result kumis_rewrite_map(struct kumis_rewrite *rw, guint32 src_ssrc, guint16 seq,
@@ -141,42 +142,73 @@ static guint16 serial_advance(guint16 highest, guint16 value, guint bits)
     return highest;
 }
 
-/* RFC 7741 §4.2: picture IDs and TL0PICIDX must run on across switches as they do in the
- * source, or the receiver's decoder sees frames missing and stalls waiting for them. */
-static void vp8_rewrite(struct kumis_rewrite *rw, guint8 *payload, gsize len)
+/* A payload descriptor's picture ID and TL0PICIDX, as VP8 (RFC 7741 §4.2) and VP9 (RFC 9628
+ * §4.2) both carry them: the same M-bit field of 7 or 15 bits, and one byte. */
+struct picture_fields {
+    guint8 *picid; /* NULL: none */
+    gboolean picid_15bit;
+    guint16 picid_value;
+    guint8 *tl0; /* NULL: none */
+};
+
+/* Picture IDs and TL0PICIDX must run on across switches as they do in the source, or the
+ * receiver's decoder sees frames missing and stalls waiting for them. */
+static void picture_rewrite(struct kumis_rewrite *rw, const struct picture_fields *f)
 {
-    struct kumis_vp8_descriptor d;
-    if (!kumis_vp8_parse(payload, len, &d))
-        return;
-    if (d.has_picture_id) {
-        guint bits = d.picture_id_15bit ? 15 : 7;
+    if (f->picid != NULL) {
+        guint bits = f->picid_15bit ? 15 : 7;
         guint16 mask = (guint16)((1u << bits) - 1);
-        if (rw->vp8_picid_rebase || !rw->vp8_picid_valid) {
-            guint16 first = rw->vp8_picid_valid ? (guint16)(rw->vp8_out_picid + 1) : d.picture_id;
-            rw->vp8_picid_offset = (guint16)((first - d.picture_id) & 0x7FFF);
-            if (!rw->vp8_picid_valid)
-                rw->vp8_out_picid = (guint16)((first - 1) & 0x7FFF);
-            rw->vp8_picid_valid = TRUE;
-            rw->vp8_picid_rebase = FALSE;
+        guint16 in = f->picid_value;
+        if (rw->picid_rebase || !rw->picid_valid) {
+            guint16 first = rw->picid_valid ? (guint16)(rw->out_picid + 1) : in;
+            rw->picid_offset = (guint16)((first - in) & 0x7FFF);
+            if (!rw->picid_valid)
+                rw->out_picid = (guint16)((first - 1) & 0x7FFF);
+            rw->picid_valid = TRUE;
+            rw->picid_rebase = FALSE;
         }
-        guint16 out = (guint16)((d.picture_id + rw->vp8_picid_offset) & mask);
-        rw->vp8_out_picid = serial_advance(rw->vp8_out_picid, out, bits);
-        kumis_vp8_set_picture_id(payload, &d, out);
+        guint16 out = (guint16)((in + rw->picid_offset) & mask);
+        rw->out_picid = serial_advance(rw->out_picid, out, bits);
+        kumis_picture_id_write(f->picid, f->picid_15bit, out);
     }
-    if (d.has_tl0picidx) {
-        if (rw->vp8_tl0_rebase || !rw->vp8_tl0_valid) {
-            guint8 first = rw->vp8_tl0_valid ? (guint8)(rw->vp8_out_tl0 + 1) : d.tl0picidx;
-            rw->vp8_tl0_offset = (guint8)(first - d.tl0picidx);
-            if (!rw->vp8_tl0_valid)
-                rw->vp8_out_tl0 = (guint8)(first - 1);
-            rw->vp8_tl0_valid = TRUE;
-            rw->vp8_tl0_rebase = FALSE;
+    if (f->tl0 != NULL) {
+        guint8 in = *f->tl0;
+        if (rw->tl0_rebase || !rw->tl0_valid) {
+            guint8 first = rw->tl0_valid ? (guint8)(rw->out_tl0 + 1) : in;
+            rw->tl0_offset = (guint8)(first - in);
+            if (!rw->tl0_valid)
+                rw->out_tl0 = (guint8)(first - 1);
+            rw->tl0_valid = TRUE;
+            rw->tl0_rebase = FALSE;
         }
-        guint8 out = (guint8)(d.tl0picidx + rw->vp8_tl0_offset);
-        if ((gint8)(guint8)(out - rw->vp8_out_tl0) > 0)
-            rw->vp8_out_tl0 = out;
-        kumis_vp8_set_tl0picidx(payload, &d, out);
+        guint8 out = (guint8)(in + rw->tl0_offset);
+        if ((gint8)(guint8)(out - rw->out_tl0) > 0)
+            rw->out_tl0 = out;
+        *f->tl0 = out;
     }
+}
+
+static void payload_rewrite(struct kumis_rewrite *rw, guint8 *payload, gsize len)
+{
+    struct picture_fields f = {0};
+    if (rw->codec == KUMIS_REWRITE_CODEC_VP8) {
+        struct kumis_vp8_descriptor d;
+        if (!kumis_vp8_parse(payload, len, &d))
+            return;
+        f = (struct picture_fields){d.has_picture_id ? payload + d.picture_id_offset : NULL,
+                                    d.picture_id_15bit, d.picture_id,
+                                    d.has_tl0picidx ? payload + d.tl0picidx_offset : NULL};
+    } else if (rw->codec == KUMIS_REWRITE_CODEC_VP9) {
+        struct kumis_vp9_descriptor d;
+        if (!kumis_vp9_parse(payload, len, &d))
+            return;
+        f = (struct picture_fields){d.has_picture_id ? payload + d.picture_id_offset : NULL,
+                                    d.picture_id_15bit, d.picture_id,
+                                    d.has_tl0picidx ? payload + d.tl0picidx_offset : NULL};
+    } else {
+        return;
+    }
+    picture_rewrite(rw, &f);
 }
 
 enum kumis_rewrite_result kumis_rewrite_packet(struct kumis_rewrite *rw, guint8 *data, gsize len,
@@ -191,8 +223,8 @@ enum kumis_rewrite_result kumis_rewrite_packet(struct kumis_rewrite *rw, guint8 
     kumis_rtp_set_seq(data, h, out_seq);
     kumis_rtp_set_timestamp(data, h, out_ts);
     kumis_rtp_set_ssrc(data, h, rw->out_ssrc);
-    if (rw->codec == KUMIS_REWRITE_CODEC_VP8 && h->payload_offset + h->payload_len <= len)
-        vp8_rewrite(rw, data + h->payload_offset, h->payload_len);
+    if (h->payload_offset + h->payload_len <= len)
+        payload_rewrite(rw, data + h->payload_offset, h->payload_len);
     return KUMIS_REWRITE_FORWARD;
 }
 

@@ -25,6 +25,7 @@
 enum kumis_rewrite_codec {
     KUMIS_REWRITE_CODEC_OTHER, /* seq, ts and SSRC only */
     KUMIS_REWRITE_CODEC_VP8,   /* also picture ID and TL0PICIDX, RFC 7741 §4.2 */
+    KUMIS_REWRITE_CODEC_VP9,   /* also picture ID and TL0PICIDX, RFC 9628 §4.2 */
 };
 
 enum kumis_rewrite_result {
@@ -61,11 +62,11 @@ struct kumis_rewrite {
     struct kumis_rewrite_segment segments[KUMIS_REWRITE_SEGMENTS];
     guint n_segments;
     guint segment_head; /* index of the newest segment */
-    /* VP8 (RFC 7741): picture ID in 15-bit space, TL0PICIDX in 8-bit space */
-    gboolean vp8_picid_valid, vp8_picid_rebase;
-    guint16 vp8_picid_offset, vp8_out_picid;
-    gboolean vp8_tl0_valid, vp8_tl0_rebase;
-    guint8 vp8_tl0_offset, vp8_out_tl0;
+    /* VP8 (RFC 7741) and VP9 (RFC 9628): picture ID in 15-bit space, TL0PICIDX in 8-bit space */
+    gboolean picid_valid, picid_rebase;
+    guint16 picid_offset, out_picid;
+    gboolean tl0_valid, tl0_rebase;
+    guint8 tl0_offset, out_tl0;
     /* counters, for stats */
     guint64 switches;
     guint64 dropped_duplicate;
@@ -86,7 +87,7 @@ enum kumis_rewrite_result kumis_rewrite_map(struct kumis_rewrite *rw, guint32 sr
                                             guint32 *out_ts);
 
 /* kumis_rewrite_map on packet @data (parsed into @h), then writes the output SSRC, seq and ts
- * in place and, for VP8, the picture ID and TL0PICIDX (their width never changes). A VP8
+ * in place and, for VP8 and VP9, the picture ID and TL0PICIDX (their width never changes). A
  * payload whose descriptor does not parse is forwarded with only its RTP header rewritten.
  * Returns: as kumis_rewrite_map; on a drop the packet is left unchanged. */
 enum kumis_rewrite_result kumis_rewrite_packet(struct kumis_rewrite *rw, guint8 *data, gsize len,

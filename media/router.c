@@ -8,6 +8,7 @@
 
 #include "media/codec_h264.h"
 #include "media/codec_vp8.h"
+#include "media/codec_vp9.h"
 #include "media/inbox.h"
 #include "media/layer.h"
 #include "media/packet_cache.h"
@@ -605,6 +606,10 @@ static gboolean packet_is_keyframe(const struct router_source *s, const guint8 *
         struct kumis_vp8_descriptor d;
         return kumis_vp8_parse(payload, h->payload_len, &d) && d.keyframe;
     }
+    if (s->d.vp9) {
+        struct kumis_vp9_descriptor d;
+        return kumis_vp9_parse(payload, h->payload_len, &d) && d.keyframe;
+    }
     if (s->d.h264)
         return kumis_h264_is_keyframe(payload, h->payload_len);
     return FALSE;
@@ -841,7 +846,9 @@ struct router_sink *router_sink_new(struct router_peer *peer, struct router_sour
     atomic_init(&s->rtx_on, FALSE);
     s->rtx_seq = (guint16)g_random_int(); /* RFC 4588 §4: random start, like any RTP stream */
     kumis_rewrite_init(&s->rw, desc->ssrc, source->d.clock_rate,
-                       source->d.vp8 ? KUMIS_REWRITE_CODEC_VP8 : KUMIS_REWRITE_CODEC_OTHER);
+                       source->d.vp8   ? KUMIS_REWRITE_CODEC_VP8
+                       : source->d.vp9 ? KUMIS_REWRITE_CODEC_VP9
+                                       : KUMIS_REWRITE_CODEC_OTHER);
     if (source->d.video)
         s->cache = kumis_packet_cache_new(SINK_CACHE_SLOTS);
     g_ptr_array_add(peer->sinks_ctl, s);

@@ -36,7 +36,7 @@ struct router_source_desc {
     guint8 pt;
     int rtx_pt; /* -1: none */
     guint32 clock_rate;
-    gboolean vp8, h264;
+    gboolean vp8, vp9, h264;
     guint8 ext_mid, ext_rid, ext_audio_level; /* 0: not negotiated */
     guint8 ext_rrid;                          /* repaired-rid (RTX), 0: not negotiated */
     guint8 ext_twcc; /* transport-wide sequence number, 0: not negotiated (no feedback) */

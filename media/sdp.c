@@ -15,7 +15,7 @@ GQuark sdp_error_quark(void)
     return g_quark_from_static_string("kumis-sdp-error-quark");
 }
 
-const char *const sdp_video_codecs_default[] = {"VP8", "H264", NULL};
+const char *const sdp_video_codecs_default[] = {"VP8", "H264", "VP9", NULL};
 
 const char *sdp_kind_name(enum sdp_kind kind)
 {

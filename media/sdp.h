@@ -200,9 +200,9 @@ struct sdp_local {
 };
 
 /* Video codec preference for sdp_up_answer_new(), first preferred. The default (NULL) is
- * { "VP8", "H264", NULL }: VP8 first because every subscriber decodes it. Not VP9: the router
- * finds no VP9 keyframe (a subscriber starts on one) and down offers carry no VP9, so a VP9-only
- * publisher gets a clear "no codec" error instead of tracks nobody can see. */
+ * { "VP8", "H264", "VP9", NULL }: VP8 first because every subscriber decodes it; VP9 when a
+ * publisher offers nothing else (kumis forwards its non-flexible and flexible modes, one
+ * spatial layer per simulcast encoding). */
 extern const char *const sdp_video_codecs_default[];
 
 /* Builds kumis's answer to a browser's up @offer (parsed by sdp_session_parse()).
@@ -241,9 +241,14 @@ struct sdp_out_track *sdp_out_track_new(enum sdp_kind kind, const char *stream_i
                                         guint32 rtx_ssrc);
 void sdp_out_track_free(struct sdp_out_track *track);
 
-/* Adds kumis's usual codecs for @track's kind: Opus 111 (48000/2); or VP8 96 with rtx 97
- * (and H.264 102/rtx 103 42e01f when @with_h264), all with the supported rtcp-fb. */
-void sdp_out_track_add_default_codecs(struct sdp_out_track *track, gboolean with_h264);
+/* The payload type kumis sends @video_codec with on down connections ("VP8" or NULL 96,
+ * "VP9" 98, "H264" 102; its rtx is the next one), or 0 for a codec it does not forward. */
+int sdp_out_video_pt(const char *video_codec);
+
+/* Adds kumis's usual codecs for @track's kind: Opus 111 (48000/2); or VP8 96 with rtx 97, and
+ * when @video_codec (the publisher's, NULL for VP8) is another, that one too (VP9 98/rtx 99
+ * profile 0, H.264 102/rtx 103 42e01f), all with the supported rtcp-fb. */
+void sdp_out_track_add_default_codecs(struct sdp_out_track *track, const char *video_codec);
 
 /* The down connection's m-lines, kept across renegotiations (RFC 8829 §5.2.2: an m-line is
  * never removed or reordered; a free one is recycled). Not thread-safe: control thread. */

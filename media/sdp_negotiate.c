@@ -269,7 +269,18 @@ static void add_video_codec(GPtrArray *codecs, guint8 pt, const char *name, cons
     g_ptr_array_add(codecs, rtx);
 }
 
-void sdp_out_track_add_default_codecs(struct sdp_out_track *t, gboolean with_h264)
+int sdp_out_video_pt(const char *video_codec)
+{
+    if (video_codec == NULL || g_ascii_strcasecmp(video_codec, "VP8") == 0)
+        return 96;
+    if (g_ascii_strcasecmp(video_codec, "VP9") == 0)
+        return 98;
+    if (g_ascii_strcasecmp(video_codec, "H264") == 0)
+        return 102;
+    return 0;
+}
+
+void sdp_out_track_add_default_codecs(struct sdp_out_track *t, const char *video_codec)
 {
     if (t->kind == SDP_KIND_AUDIO) {
         struct sdp_codec *c = sdp_codec_new(111, "opus", 48000, 2, "minptime=10;useinbandfec=1");
@@ -278,7 +289,10 @@ void sdp_out_track_add_default_codecs(struct sdp_out_track *t, gboolean with_h26
         return;
     }
     add_video_codec(t->codecs, 96, "VP8", NULL);
-    if (with_h264)
+    int pt = sdp_out_video_pt(video_codec);
+    if (pt == 98)
+        add_video_codec(t->codecs, 98, "VP9", "profile-id=0");
+    if (pt == 102)
         add_video_codec(t->codecs, 102, "H264",
                         "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
 }

@@ -57,7 +57,7 @@ struct sfu_track {
     char *msid;      /* (nullable) the publisher's stream (a=msid) */
     char *stream_id; /* the stream subscribers see: the participant, or "<participant>-screen" */
     gboolean video;
-    gboolean h264;
+    char *video_codec;  /* video: the encoding name the publisher sends ("VP8", "VP9", "H264") */
     guint32 speaker_id; /* audio: id in the speaker detector */
     struct router_source *source;
 };
@@ -301,7 +301,7 @@ static void sub_add(struct sfu_peer *peer, struct sfu_track *track)
     g_autofree char *track_id = g_strdup_printf("%s-%s", track->peer->id, track->mid);
     struct sdp_out_track *out = sdp_out_track_new(track->video ? SDP_KIND_VIDEO : SDP_KIND_AUDIO,
                                                   track->stream_id, track_id, "kumis", ssrc, rtx);
-    sdp_out_track_add_default_codecs(out, track->h264);
+    sdp_out_track_add_default_codecs(out, track->video_codec);
     g_autoptr(GError) error = NULL;
     const char *mid = sdp_mline_table_add(peer->mlines, out, &error);
     if (mid == NULL) {
@@ -310,10 +310,10 @@ static void sub_add(struct sfu_peer *peer, struct sfu_track *track)
     }
     struct router_sink_desc desc = {
         .ssrc = ssrc,
-        .pt = track->video ? (track->h264 ? 102 : 96) : 111,
+        .pt = track->video ? sdp_out_video_pt(track->video_codec) : 111,
         .ext_abs_send_time = 2, /* sdp.c's down offers: abs-send-time is extmap 2 */
         .rtx_ssrc = rtx,
-        .rtx_pt = rtx ? (track->h264 ? 103 : 97) : 0, /* sdp_negotiate.c: the codec's pt + 1 */
+        .rtx_pt = rtx ? sdp_out_video_pt(track->video_codec) + 1 : 0, /* sdp_negotiate.c */
     };
     struct sfu_sub *sub = g_new0(struct sfu_sub, 1);
     sub->track = track;
@@ -368,6 +368,7 @@ static void track_free(struct sfu_track *track)
     router_source_close(track->source);
     g_free(track->mid);
     g_free(track->msid);
+    g_free(track->video_codec);
     g_free(track->stream_id);
     g_free(track);
 }
@@ -480,6 +481,7 @@ static struct sfu_track *track_new(struct sfu_peer *peer, const struct sdp_media
         .rtx_pt = codec->rtx_pt,
         .clock_rate = codec->clock_rate,
         .vp8 = g_ascii_strcasecmp(codec->name, "VP8") == 0,
+        .vp9 = g_ascii_strcasecmp(codec->name, "VP9") == 0,
         .h264 = g_ascii_strcasecmp(codec->name, "H264") == 0,
         .ext_mid = extmap_id(accepted, EXT_URI_MID),
         .ext_rid = extmap_id(accepted, EXT_URI_RID),
@@ -503,7 +505,8 @@ static struct sfu_track *track_new(struct sfu_peer *peer, const struct sdp_media
     track->msid = g_strdup(offered->msid_stream);
     track->stream_id = track_stream_id(peer, offered->msid_stream);
     track->video = d.video;
-    track->h264 = d.h264;
+    if (d.video)
+        track->video_codec = g_strdup(codec->name);
     track->source = router_source_new(peer->rp, &d);
     if (!track->video) {
         track->speaker_id = ++peer->sfu->next_track_id;

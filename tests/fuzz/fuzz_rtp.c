@@ -1,11 +1,13 @@
-/* libFuzzer target: RTP header, RFC 8285 extensions, VP8/H.264 payload inspection
- * (media/rtp.c, media/codec_vp8.c) and the rewriter (media/rewrite.c) on hostile packets. */
+/* libFuzzer target: RTP header, RFC 8285 extensions, VP8/VP9/H.264 payload inspection
+ * (media/rtp.c, media/codec_vp8.c, media/codec_vp9.c) and the rewriter (media/rewrite.c) on
+ * hostile packets. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "media/codec_h264.h"
 #include "media/codec_vp8.h"
+#include "media/codec_vp9.h"
 #include "media/rewrite.h"
 #include "media/rtp.h"
 
@@ -49,12 +51,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kumis_vp8_set_picture_id(copy + h.payload_offset, &d, 0x7FFF);
         kumis_vp8_set_tl0picidx(copy + h.payload_offset, &d, 0xFF);
     }
+    struct kumis_vp9_descriptor d9;
+    if (kumis_vp9_parse(copy + h.payload_offset, h.payload_len, &d9)) {
+        if (d9.descriptor_len >= h.payload_len)
+            __builtin_trap();
+        kumis_vp9_set_picture_id(copy + h.payload_offset, &d9, 0x7FFF);
+        kumis_vp9_set_tl0picidx(copy + h.payload_offset, &d9, 0xFF);
+    }
     (void)kumis_h264_is_keyframe(copy + h.payload_offset, h.payload_len);
     guint8 val[2] = {0, 0};
     (void)kumis_rtp_ext_write(copy, &h, 3, val, 2);
 
     struct kumis_rewrite rw;
-    kumis_rewrite_init(&rw, 0x1234, 90000, KUMIS_REWRITE_CODEC_VP8);
+    kumis_rewrite_init(&rw, 0x1234, 90000,
+                       size % 2 ? KUMIS_REWRITE_CODEC_VP9 : KUMIS_REWRITE_CODEC_VP8);
     struct kumis_rtp_header h2 = h;
     (void)kumis_rewrite_packet(&rw, copy, size, &h2, 1000);
     /* The same packet again from another source, then a duplicate. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "media/codec_vp8.h"
+#include "media/codec_vp9.h"
 #include "media/rewrite.h"
 
 #define MS 1000 /* µs */
@@ -276,6 +277,48 @@ static void test_vp8_continuity(void)
     g_assert_cmpuint(d.tl0picidx, ==, 5);
 }
 
+/* The same continuity for VP9 (RFC 9628 non-flexible mode): I L B | M picture ID | TID 0 SID 0
+ * | TL0PICIDX; switching to a source with other numbers continues both at last + 1. */
+static void rewrite_vp9(struct kumis_rewrite *rw, guint32 ssrc, guint16 seq, guint16 picid,
+                        guint8 tl0, gint64 now, struct kumis_vp9_descriptor *out)
+{
+    guint8 p[64];
+    vp8_packet(p, ssrc, seq, seq * 3000u, 0, TRUE, 0, FALSE); /* for its RTP header */
+    gsize i = 12;
+    p[i++] = 0xA8;
+    p[i++] = (guint8)(0x80 | (picid >> 8));
+    p[i++] = (guint8)picid;
+    p[i++] = 0x00;
+    p[i++] = tl0;
+    p[i++] = 0x82;
+    gsize len = i;
+    struct kumis_rtp_header h;
+    g_assert_true(kumis_rtp_parse(p, len, &h));
+    g_assert_cmpint(kumis_rewrite_packet(rw, p, len, &h, now), ==, KUMIS_REWRITE_FORWARD);
+    g_assert_true(kumis_rtp_parse(p, len, &h));
+    g_assert_true(kumis_vp9_parse(p + h.payload_offset, h.payload_len, out));
+    g_assert_cmpuint(p[len - 1], ==, 0x82);
+}
+
+static void test_vp9_continuity(void)
+{
+    struct kumis_rewrite rw;
+    kumis_rewrite_init(&rw, 0x5EED, 90000, KUMIS_REWRITE_CODEC_VP9);
+    struct kumis_vp9_descriptor d;
+    rewrite_vp9(&rw, 0xA, 10, 32767, 255, 0, &d);
+    g_assert_cmpuint(d.picture_id, ==, 32767);
+    g_assert_cmpuint(d.tl0picidx, ==, 255);
+    rewrite_vp9(&rw, 0xA, 11, 0, 0, 33 * MS, &d); /* both wrap */
+    g_assert_cmpuint(d.picture_id, ==, 0);
+    g_assert_cmpuint(d.tl0picidx, ==, 0);
+    rewrite_vp9(&rw, 0xB, 700, 4321, 99, 66 * MS, &d);
+    g_assert_cmpuint(d.picture_id, ==, 1);
+    g_assert_cmpuint(d.tl0picidx, ==, 1);
+    rewrite_vp9(&rw, 0xB, 701, 4322, 100, 100 * MS, &d);
+    g_assert_cmpuint(d.picture_id, ==, 2);
+    g_assert_cmpuint(d.tl0picidx, ==, 2);
+}
+
 /* The RTP packets of @n_frames VP8 frames from GStreamer (keyframe every 10), as GBytes, with
  * the frame index of each in @frame_of. */
 static GPtrArray *vp8_stream(guint ssrc, guint picid_offset, GArray *frame_of)
@@ -404,5 +447,6 @@ int main(int argc, char **argv)
     g_test_add_func("/rewrite/reverse-map", test_reverse_map);
     g_test_add_func("/rewrite/vp8-continuity", test_vp8_continuity);
     g_test_add_func("/rewrite/vp8-gstreamer-switch", test_vp8_gstreamer_switch);
+    g_test_add_func("/rewrite/vp9-continuity", test_vp9_continuity);
     return g_test_run();
 }

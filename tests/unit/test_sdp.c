@@ -433,10 +433,34 @@ static void test_up_answer_refusals(void)
     up_answer_fails(avp, SDP_ERROR_UNSUPPORTED, "m-line 0 (audio): protocol RTP/AVP");
     g_autofree char *recv = replace(cam, "a=sendonly", "a=recvonly");
     up_answer_fails(recv, SDP_ERROR_UNSUPPORTED, "no audio or video kumis can receive");
-    /* VP9 only (98/99 profile 0 and its rtx): kumis cannot forward VP9 yet, so it says so. */
+    /* AV1 only (45/46 and its rtx): kumis does not forward AV1, so it says so. */
+    g_autofree char *av1 =
+        replace(cam, "^m=video 9 UDP/TLS/RTP/SAVPF .*$", "m=video 9 UDP/TLS/RTP/SAVPF 45 46\r");
+    up_answer_fails(av1, SDP_ERROR_UNSUPPORTED, "m-line 1 (video): no codec kumis supports");
+}
+
+/* A publisher offering VP9 only (98/99 profile 0 and its rtx) gets VP9 with the default
+ * preferences; with VP8 offered too, VP8 (every subscriber decodes it). */
+static void test_up_answer_vp9_only(void)
+{
+    g_autofree char *cam = load("chromium-offer-camera-mic.sdp");
     g_autofree char *vp9 =
         replace(cam, "^m=video 9 UDP/TLS/RTP/SAVPF .*$", "m=video 9 UDP/TLS/RTP/SAVPF 98 99\r");
-    up_answer_fails(vp9, SDP_ERROR_UNSUPPORTED, "m-line 1 (video): no codec kumis supports");
+    const char *offers[] = {vp9, cam};
+    const char *expect[] = {"VP9", "VP8"};
+    for (guint i = 0; i < G_N_ELEMENTS(offers); i++) {
+        struct sdp_session *offer = parse_ok(offers[i]);
+        struct sdp_local local = local_params(NULL);
+        g_autoptr(GError) error = NULL;
+        struct sdp_session *ans = sdp_up_answer_new(offer, &local, NULL, &error);
+        g_assert_no_error(error);
+        g_autofree char *text = sdp_session_write(ans);
+        struct sdp_session *back = parse_ok(text);
+        g_assert_cmpstr(codec(media(back, 1), 0)->name, ==, expect[i]);
+        sdp_session_free(back);
+        sdp_session_free(ans);
+        sdp_session_free(offer);
+    }
 }
 
 /* Camera off (a re-offer with the m-lines inactive): answered inactive with a codec, not
@@ -614,7 +638,7 @@ static struct sdp_out_track *track(enum sdp_kind kind, const char *stream, const
 {
     struct sdp_out_track *t =
         sdp_out_track_new(kind, stream, id, "kumis", ssrc, kind == SDP_KIND_VIDEO ? ssrc + 1 : 0);
-    sdp_out_track_add_default_codecs(t, TRUE);
+    sdp_out_track_add_default_codecs(t, "H264");
     return t;
 }
 
@@ -813,6 +837,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sdp/up/screen", test_up_answer_screen);
     g_test_add_func("/sdp/up/webrtcbin", test_up_answer_webrtcbin);
     g_test_add_func("/sdp/up/refusals", test_up_answer_refusals);
+    g_test_add_func("/sdp/up/vp9-only", test_up_answer_vp9_only);
     g_test_add_func("/sdp/up/inactive", test_up_answer_inactive);
     g_test_add_func("/sdp/up/external", test_up_external);
     g_test_add_func("/sdp/down/offer", test_down_offer);

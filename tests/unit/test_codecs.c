@@ -1,5 +1,5 @@
-/* Unit tests for media/codec_vp8.c and codec_h264.c: the RFC 7741 payload descriptor, VP8 and
- * H.264 keyframes. */
+/* Unit tests for media/codec_vp8.c, codec_vp9.c and codec_h264.c: the RFC 7741 and RFC 9628
+ * payload descriptors, VP8, VP9 and H.264 keyframes. */
 #include <glib.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
@@ -9,6 +9,7 @@
 
 #include "media/codec_h264.h"
 #include "media/codec_vp8.h"
+#include "media/codec_vp9.h"
 
 /* GLib leaks its first quark block on purpose when the quark table grows past it (GStreamer's
  * plugins register thousands of quarks); that block is allocated in GLib's library constructor.
@@ -236,6 +237,126 @@ static void test_h264_gstreamer_stream(void)
     g_ptr_array_unref(packets);
 }
 
+/* RFC 9628 §4.2, non-flexible mode with everything present: I P=0 L F=0 B V | M=1 picture ID
+ * 0x1234 | TID 2 U SID 0 | TL0PICIDX 9 | SS: one layer 320x240 (Y), one picture group (G) with
+ * one reference | then a VP9 payload byte. */
+static void test_vp9_full_descriptor(void)
+{
+    const guint8 p[] = {0xAA, 0x92, 0x34, 0x50, 9,    0x18, 0x01,
+                        0x40, 0x00, 0xF0, 1,    0x04, 0x01, 0x82};
+    struct kumis_vp9_descriptor d;
+    g_assert_true(kumis_vp9_parse(p, sizeof(p), &d));
+    g_assert_true(d.has_picture_id);
+    g_assert_true(d.picture_id_15bit);
+    g_assert_cmpuint(d.picture_id, ==, 0x1234);
+    g_assert_cmpuint(d.picture_id_offset, ==, 1);
+    g_assert_true(d.has_layer);
+    g_assert_cmpuint(d.tid, ==, 2);
+    g_assert_cmpuint(d.sid, ==, 0);
+    g_assert_true(d.has_tl0picidx);
+    g_assert_cmpuint(d.tl0picidx, ==, 9);
+    g_assert_cmpuint(d.tl0picidx_offset, ==, 4);
+    g_assert_true(d.has_ss);
+    g_assert_true(d.start_of_frame);
+    g_assert_false(d.end_of_frame);
+    g_assert_cmpuint(d.descriptor_len, ==, 13);
+    g_assert_true(d.keyframe);
+    /* Every truncation into the descriptor fails. */
+    for (gsize len = 0; len <= 13; len++)
+        g_assert_false(kumis_vp9_parse(p, len, &d));
+}
+
+static void test_vp9_keyframe_rules(void)
+{
+    struct kumis_vp9_descriptor d;
+    /* B=1 P=0, no layer indices: keyframe. */
+    const guint8 key[] = {0x08, 0x82};
+    g_assert_true(kumis_vp9_parse(key, sizeof(key), &d));
+    g_assert_true(d.keyframe);
+    /* P=1 (inter picture), or B=0 (not the frame's first packet): not a keyframe. */
+    const guint8 inter[] = {0x48, 0x82};
+    g_assert_true(kumis_vp9_parse(inter, sizeof(inter), &d));
+    g_assert_false(d.keyframe);
+    const guint8 middle[] = {0x00, 0x82};
+    g_assert_true(kumis_vp9_parse(middle, sizeof(middle), &d));
+    g_assert_false(d.keyframe);
+    /* An upper spatial layer (SID 1) of an intra picture: no place to start decoding. */
+    const guint8 upper[] = {0x28, 0x02, 7, 0x82};
+    g_assert_true(kumis_vp9_parse(upper, sizeof(upper), &d));
+    g_assert_cmpuint(d.sid, ==, 1);
+    g_assert_false(d.keyframe);
+    /* Flexible mode: I P F B, 7-bit picture ID 5, two reference indices (N=1, then N=0). */
+    const guint8 flex[] = {0xD8, 0x05, 0x03, 0x04, 0x82};
+    g_assert_true(kumis_vp9_parse(flex, sizeof(flex), &d));
+    g_assert_false(d.picture_id_15bit);
+    g_assert_cmpuint(d.picture_id, ==, 5);
+    g_assert_false(d.has_tl0picidx);
+    g_assert_cmpuint(d.descriptor_len, ==, 4);
+    /* A fourth reference index is more than RFC 9628 allows. */
+    const guint8 flex4[] = {0xD8, 0x05, 0x03, 0x03, 0x03, 0x04, 0x82};
+    g_assert_false(kumis_vp9_parse(flex4, sizeof(flex4), &d));
+    /* Only the descriptor, no VP9 byte after it. */
+    g_assert_false(kumis_vp9_parse(key, 1, &d));
+}
+
+static void test_vp9_writers(void)
+{
+    guint8 p[] = {0xA8, 0xFF, 0xFF, 0x00, 200, 0x82};
+    struct kumis_vp9_descriptor d;
+    g_assert_true(kumis_vp9_parse(p, sizeof(p), &d));
+    g_assert_cmpuint(d.picture_id, ==, 0x7FFF);
+    kumis_vp9_set_picture_id(p, &d, 0x8001); /* masked to 15 bits */
+    kumis_vp9_set_tl0picidx(p, &d, 3);
+    g_assert_true(kumis_vp9_parse(p, sizeof(p), &d));
+    g_assert_cmpuint(d.picture_id, ==, 1);
+    g_assert_true(d.picture_id_15bit);
+    g_assert_cmpuint(d.tl0picidx, ==, 3);
+    g_assert_cmpuint(p[5], ==, 0x82); /* the payload is untouched */
+}
+
+/* Real bytes from an independent writer: GStreamer's VP9 encoder and RFC 9628 payloader, a
+ * keyframe every 10 frames, frames split over several packets (mtu 400). */
+static void test_vp9_gstreamer_stream(void)
+{
+    GPtrArray *packets =
+        gst_packets("videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=320,height=240 ! "
+                    "vp9enc keyframe-max-dist=10 deadline=1 ! rtpvp9pay picture-id-mode=15-bit "
+                    "mtu=400 ! appsink name=sink sync=false");
+    guint frames = 0, keyframes = 0;
+    guint16 picid = 0;
+    guint32 ts = 0;
+    g_assert_cmpuint(packets->len, >, 30);
+    for (guint i = 0; i < packets->len; i++) {
+        gsize size;
+        const guint8 *data = g_bytes_get_data(packets->pdata[i], &size);
+        struct kumis_rtp_header h;
+        struct kumis_vp9_descriptor d;
+        g_assert_true(kumis_rtp_parse(data, size, &h));
+        g_assert_true(kumis_vp9_parse(data + h.payload_offset, h.payload_len, &d));
+        g_assert_true(d.has_picture_id);
+        g_assert_true(d.picture_id_15bit);
+        gboolean new_frame = i == 0 || h.timestamp != ts;
+        /* B marks a frame's first packet, E (and the RTP marker) its last. */
+        g_assert_cmpint(d.start_of_frame, ==, new_frame);
+        g_assert_cmpint(d.end_of_frame, ==, h.marker);
+        if (new_frame) {
+            if (i > 0)
+                g_assert_cmpuint(d.picture_id, ==, (picid + 1) & 0x7FFF);
+            g_assert_cmpint(d.keyframe, ==, frames % 10 == 0);
+            keyframes += d.keyframe;
+            frames++;
+        } else {
+            g_assert_cmpuint(d.picture_id, ==, picid);
+            g_assert_false(d.keyframe);
+        }
+        picid = d.picture_id;
+        ts = h.timestamp;
+    }
+    g_assert_cmpuint(frames, ==, 30);
+    g_assert_cmpuint(keyframes, ==, 3);
+    g_ptr_array_unref(packets);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -246,5 +367,9 @@ int main(int argc, char **argv)
     g_test_add_func("/codec/h264/keyframes", test_h264_keyframes);
     g_test_add_func("/codec/vp8/gstreamer-stream", test_vp8_gstreamer_stream);
     g_test_add_func("/codec/h264/gstreamer-stream", test_h264_gstreamer_stream);
+    g_test_add_func("/codec/vp9/full-descriptor", test_vp9_full_descriptor);
+    g_test_add_func("/codec/vp9/keyframe-rules", test_vp9_keyframe_rules);
+    g_test_add_func("/codec/vp9/writers", test_vp9_writers);
+    g_test_add_func("/codec/vp9/gstreamer-stream", test_vp9_gstreamer_stream);
     return g_test_run();
 }
