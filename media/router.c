@@ -473,22 +473,34 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
             return;
     }
 
-    guint8 buf[BUF_ROOM];
+    /* Built straight in the worker's send queue when it can be (encrypted there, no copy),
+     * else on the stack. */
+    guint8 stack[BUF_ROOM];
+    gsize room = 0;
+    guint8 *slot = kumis_transport_reserve_rtp(sink->down, &room);
+    guint8 *buf = slot ? slot : stack;
+    room = slot ? room : sizeof stack;
     gsize hl = sink_write_header(sink, buf, h, now);
-    if (hl + h->payload_len > PACKET_MAX)
-        return;
-    memcpy(buf + hl, data + h->payload_offset, h->payload_len);
     gsize len = hl + h->payload_len;
     struct kumis_rtp_header out;
-    if (!kumis_rtp_parse(buf, len, &out) ||
-        kumis_rewrite_packet(&sink->rw, buf, len, &out, now) != KUMIS_REWRITE_FORWARD)
+    gboolean ok = len <= PACKET_MAX && len + KUMIS_SRTP_MAX_OVERHEAD <= room;
+    if (ok) {
+        memcpy(buf + hl, data + h->payload_offset, h->payload_len);
+        ok = kumis_rtp_parse(buf, len, &out) &&
+             kumis_rewrite_packet(&sink->rw, buf, len, &out, now) == KUMIS_REWRITE_FORWARD;
+    }
+    if (!ok) {
+        if (slot)
+            kumis_transport_cancel_rtp(sink->down);
         return;
+    }
     if (sink->cache)
         kumis_packet_cache_store(sink->cache, out.seq, buf, len);
     /* Packets wait for the end of the video frame (its marker) and leave together (sender.h);
      * audio rides along with the subscriber's next burst, at most KUMIS_SENDER_HOLD_US late. */
-    if (kumis_transport_queue_rtp(sink->down, buf, len, sizeof buf,
-                                  sink->source->d.video && out.marker)) {
+    gboolean end = sink->source->d.video && out.marker;
+    if (slot ? kumis_transport_commit_rtp(sink->down, slot, len, end)
+             : kumis_transport_queue_rtp(sink->down, buf, len, sizeof stack, end)) {
         atomic_fetch_add_explicit(&sink->packets_out, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sink->bytes_out, len, memory_order_relaxed);
     }

@@ -32,6 +32,7 @@ struct kumis_sender {
     GSource *source;
     guint n_slots;
     gint free_head;                       /* free slots, linked through next[] */
+    gint reserved;                        /* the slot kumis_sender_reserve() handed out, or -1 */
     guint8 *data;                         /* n_slots × KUMIS_SENDER_MAX_DATAGRAM */
     guint16 *len;                         /* per slot */
     gint *next;                           /* per slot: the same target's next slot, or -1 */
@@ -103,6 +104,7 @@ struct kumis_sender *kumis_sender_new(GMainContext *context, guint slots)
     for (guint i = 0; i < s->n_slots; i++)
         s->next[i] = i + 1 < s->n_slots ? (gint)i + 1 : -1;
     s->free_head = 0;
+    s->reserved = -1;
     s->gso = TRUE;
     s->source = g_source_new(&sender_source_funcs, sizeof(struct sender_source));
     ((struct sender_source *)s->source)->sender = s;
@@ -160,17 +162,37 @@ static void sender_dirty_remove(struct kumis_sender *s, struct kumis_send_target
     t->prev_dirty = t->next_dirty = NULL;
 }
 
-gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_target *target,
-                            const guint8 *data, gsize len)
+guint8 *kumis_sender_reserve(struct kumis_sender *sender)
 {
-    g_return_val_if_fail(target->set, FALSE);
-    if (len == 0 || len > KUMIS_SENDER_MAX_DATAGRAM)
-        return FALSE;
+    g_return_val_if_fail(sender->reserved < 0, NULL);
     if (sender->free_head < 0)
         kumis_sender_flush(sender);
     gint slot = sender->free_head;
     sender->free_head = sender->next[slot];
-    memcpy(sender->data + (gsize)slot * KUMIS_SENDER_MAX_DATAGRAM, data, len);
+    sender->reserved = slot;
+    return sender->data + (gsize)slot * KUMIS_SENDER_MAX_DATAGRAM;
+}
+
+void kumis_sender_cancel(struct kumis_sender *sender)
+{
+    gint slot = sender->reserved;
+    if (slot < 0)
+        return;
+    sender->next[slot] = sender->free_head;
+    sender->free_head = slot;
+    sender->reserved = -1;
+}
+
+gboolean kumis_sender_commit(struct kumis_sender *sender, struct kumis_send_target *target,
+                             gsize len)
+{
+    gint slot = sender->reserved;
+    g_return_val_if_fail(slot >= 0, FALSE);
+    if (!target->set || len == 0 || len > KUMIS_SENDER_MAX_DATAGRAM) {
+        kumis_sender_cancel(sender);
+        return FALSE;
+    }
+    sender->reserved = -1;
     sender->len[slot] = (guint16)len;
     sender->next[slot] = -1;
     if (!target->queued) {
@@ -190,6 +212,16 @@ gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_targe
     }
     target->queue_tail = slot;
     return TRUE;
+}
+
+gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_target *target,
+                            const guint8 *data, gsize len)
+{
+    g_return_val_if_fail(target->set, FALSE);
+    if (len == 0 || len > KUMIS_SENDER_MAX_DATAGRAM)
+        return FALSE;
+    memcpy(kumis_sender_reserve(sender), data, len);
+    return kumis_sender_commit(sender, target, len);
 }
 
 /* Groups @target's queue into messages: a run of datagrams of one size, optionally ended by

@@ -70,6 +70,20 @@ void kumis_sender_target_clear(struct kumis_sender *sender, struct kumis_send_ta
 gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_target *target,
                             const guint8 *data, gsize len);
 
+/* The same without the copy: hands out a free slot of KUMIS_SENDER_MAX_DATAGRAM bytes to
+ * write a datagram into (the packet path builds and encrypts it there), which
+ * kumis_sender_commit() appends to @target's queue or kumis_sender_cancel() gives back. One
+ * slot at a time; nothing else may be queued in between. Returns: the slot, never NULL. */
+guint8 *kumis_sender_reserve(struct kumis_sender *sender);
+
+/* Queues the reserved slot's first @len bytes for @target (which must be set). Returns: FALSE,
+ * the slot given back, when @len is 0 or over KUMIS_SENDER_MAX_DATAGRAM or @target is unset. */
+gboolean kumis_sender_commit(struct kumis_sender *sender, struct kumis_send_target *target,
+                             gsize len);
+
+/* Gives the reserved slot back unsent. Does nothing when none is reserved. */
+void kumis_sender_cancel(struct kumis_sender *sender);
+
 /* Sends @target's queue now: its burst is complete. */
 void kumis_sender_flush_target(struct kumis_sender *sender, struct kumis_send_target *target);
 

@@ -864,6 +864,16 @@ enum transport_send_mode {
     TRANSPORT_SEND_QUEUE_END,
 };
 
+static void transport_count_sent(struct kumis_transport *t, gsize len, gboolean rtcp)
+{
+    STAT_ADD(t, packets_out, 1);
+    STAT_ADD(t, bytes_out, len);
+    if (rtcp)
+        STAT_ADD(t, rtcp_out, 1);
+    else
+        STAT_ADD(t, rtp_out, 1);
+}
+
 /* Protects in place, then sends: straight to the selected pair's socket through the worker's
  * sender when READY on a plain UDP pair, else through libnice. A datagram the kernel refuses
  * later counts in send_failed too (kumis_transport_get_stats). */
@@ -892,12 +902,7 @@ static gboolean transport_send(struct kumis_transport *t, guint8 *buf, gsize len
         STAT_ADD(t, send_failed, 1);
         return FALSE;
     }
-    STAT_ADD(t, packets_out, 1);
-    STAT_ADD(t, bytes_out, len);
-    if (rtcp)
-        STAT_ADD(t, rtcp_out, 1);
-    else
-        STAT_ADD(t, rtp_out, 1);
+    transport_count_sent(t, len, rtcp);
     return TRUE;
 }
 
@@ -912,6 +917,37 @@ gboolean kumis_transport_queue_rtp(struct kumis_transport *transport, guint8 *bu
 {
     return transport_send(transport, buf, len, capacity, FALSE,
                           end_of_burst ? TRANSPORT_SEND_QUEUE_END : TRANSPORT_SEND_QUEUE);
+}
+
+guint8 *kumis_transport_reserve_rtp(struct kumis_transport *transport, gsize *capacity)
+{
+    if (g_atomic_int_get(&transport->state) != KUMIS_TRANSPORT_READY || transport->srtp == NULL ||
+        !transport->target.set)
+        return NULL;
+    *capacity = KUMIS_SENDER_MAX_DATAGRAM;
+    return kumis_sender_reserve(kumis_worker_get_sender(transport->worker));
+}
+
+gboolean kumis_transport_commit_rtp(struct kumis_transport *transport, guint8 *slot, gsize len,
+                                    gboolean end_of_burst)
+{
+    struct kumis_transport *t = transport;
+    struct kumis_sender *sender = kumis_worker_get_sender(t->worker);
+    if (!kumis_srtp_session_protect_rtp(t->srtp, slot, &len, KUMIS_SENDER_MAX_DATAGRAM) ||
+        !kumis_sender_commit(sender, &t->target, len)) {
+        kumis_sender_cancel(sender);
+        STAT_ADD(t, send_failed, 1);
+        return FALSE;
+    }
+    if (end_of_burst)
+        kumis_sender_flush_target(sender, &t->target);
+    transport_count_sent(t, len, FALSE);
+    return TRUE;
+}
+
+void kumis_transport_cancel_rtp(struct kumis_transport *transport)
+{
+    kumis_sender_cancel(kumis_worker_get_sender(transport->worker));
 }
 
 gboolean kumis_transport_send_rtcp(struct kumis_transport *transport, guint8 *buf, gsize len,

@@ -132,6 +132,22 @@ gboolean kumis_transport_send_rtp(struct kumis_transport *transport, guint8 *buf
 gboolean kumis_transport_queue_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                    gsize capacity, gboolean end_of_burst);
 
+/* The same without a copy: a slot of the worker's send queue to build the plaintext packet in,
+ * with *@capacity bytes of room (KUMIS_SRTP_MAX_OVERHEAD of them for SRTP), or NULL when the
+ * transport cannot queue now (not READY, or sending through libnice: use
+ * kumis_transport_queue_rtp()). Give it to kumis_transport_commit_rtp() or
+ * kumis_transport_cancel_rtp() before anything else is sent on the worker. */
+guint8 *kumis_transport_reserve_rtp(struct kumis_transport *transport, gsize *capacity);
+
+/* Protects the packet built in the reserved @slot (@len bytes) in place and queues it as
+ * kumis_transport_queue_rtp() would. Returns: FALSE (the slot given back, counted in
+ * send_failed) when protecting fails. */
+gboolean kumis_transport_commit_rtp(struct kumis_transport *transport, guint8 *slot, gsize len,
+                                    gboolean end_of_burst);
+
+/* Gives the reserved slot back unsent. */
+void kumis_transport_cancel_rtp(struct kumis_transport *transport);
+
 /* As kumis_transport_send_rtp() for an RTCP compound packet. */
 gboolean kumis_transport_send_rtcp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                    gsize capacity);

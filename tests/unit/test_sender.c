@@ -229,6 +229,49 @@ static void test_refused_is_counted(void)
     close(a.fd);
 }
 
+/* Built in place: a reserved slot committed is queued like a copy; one cancelled (a packet the
+ * router dropped after reserving) goes back unsent, and slots reserved and cancelled over and
+ * over never run the queue dry (8 slots, 30 rounds). */
+static void test_reserve_commit_cancel(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    struct kumis_sender *sender = kumis_sender_new(ctx, 8);
+    struct udp out, a;
+    udp_open(&out);
+    udp_open(&a);
+    struct kumis_send_target ta;
+    memset(&ta, 0, sizeof ta);
+    g_assert_true(
+        kumis_sender_target_set(sender, &ta, out.fd, (struct sockaddr *)&a.addr, sizeof a.addr));
+    gsize sizes[4] = {1200, 1200, 1200, 300};
+    guint sent = 0;
+    for (guint round = 0; round < 30; round++) {
+        guint8 *slot = kumis_sender_reserve(sender);
+        g_assert_nonnull(slot);
+        if (round % 7 == 3 && sent < 4) {
+            datagram_make(slot, 9, sent, sizes[sent]);
+            g_assert_true(kumis_sender_commit(sender, &ta, sizes[sent]));
+            sent++;
+        } else {
+            datagram_make(slot, 8, round, 500); /* never sent */
+            kumis_sender_cancel(sender);
+        }
+    }
+    kumis_sender_cancel(sender); /* nothing reserved: nothing happens */
+    /* A commit that is refused gives its slot back too. */
+    kumis_sender_reserve(sender);
+    g_assert_false(kumis_sender_commit(sender, &ta, KUMIS_SENDER_MAX_DATAGRAM + 1));
+    g_assert_nonnull(kumis_sender_reserve(sender));
+    kumis_sender_cancel(sender);
+    kumis_sender_flush_target(sender, &ta);
+    expect_received(&a, 9, sizes, sent);
+    g_assert_cmpuint(sent, ==, 4);
+    kumis_sender_free(sender);
+    g_main_context_unref(ctx);
+    close(out.fd);
+    close(a.fd);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -236,5 +279,6 @@ int main(int argc, char **argv)
     g_test_add_func("/sender/flush-target-and-send", test_flush_target_and_send);
     g_test_add_func("/sender/full-queue-flushes", test_full_queue_flushes);
     g_test_add_func("/sender/refused-is-counted", test_refused_is_counted);
+    g_test_add_func("/sender/reserve-commit-cancel", test_reserve_commit_cancel);
     return g_test_run();
 }
