@@ -25,19 +25,12 @@ gboolean kumis_vp8_parse(const guint8 *payload, gsize len, struct kumis_vp8_desc
         out->has_tid = (ext & 0x20) != 0;
         out->has_keyidx = (ext & 0x10) != 0;
         if (out->has_picture_id) {
-            if (i >= len)
+            gsize n = kumis_picture_id_read(payload + i, len - i, &out->picture_id,
+                                            &out->picture_id_15bit);
+            if (n == 0)
                 return FALSE;
             out->picture_id_offset = i;
-            if (payload[i] & 0x80) {
-                if (len - i < 2)
-                    return FALSE;
-                out->picture_id_15bit = TRUE;
-                out->picture_id = (guint16)(((payload[i] & 0x7F) << 8) | payload[i + 1]);
-                i += 2;
-            } else {
-                out->picture_id = payload[i] & 0x7F;
-                i += 1;
-            }
+            i += n;
         }
         if (out->has_tl0picidx) {
             if (i >= len)
@@ -65,6 +58,22 @@ gboolean kumis_vp8_parse(const guint8 *payload, gsize len, struct kumis_vp8_desc
      * lowest bit P is the inverse key frame flag (RFC 6386 §9.1). */
     out->keyframe = out->start_of_partition && out->partition_id == 0 && (payload[i] & 0x01) == 0;
     return TRUE;
+}
+
+gsize kumis_picture_id_read(const guint8 *field, gsize avail, guint16 *picture_id,
+                            gboolean *long_form)
+{
+    if (avail < 1)
+        return 0;
+    *long_form = (field[0] & 0x80) != 0;
+    if (!*long_form) {
+        *picture_id = field[0] & 0x7F;
+        return 1;
+    }
+    if (avail < 2)
+        return 0;
+    *picture_id = (guint16)(((field[0] & 0x7F) << 8) | field[1]);
+    return 2;
 }
 
 void kumis_picture_id_write(guint8 *field, gboolean long_form, guint16 picture_id)

@@ -35,6 +35,13 @@ struct kumis_vp8_descriptor {
  * Fails (FALSE) when the descriptor runs past @len or leaves no VP8 payload byte. */
 gboolean kumis_vp8_parse(const guint8 *payload, gsize len, struct kumis_vp8_descriptor *out);
 
+/* Reads the picture ID field at @field (@avail bytes left): VP8 (RFC 7741 §4.2) and VP9
+ * (RFC 9628 §4.2) share it, |M| 7 bits | and with M one more byte (15 bits).
+ * Returns: the field's length (1 or 2) with *@picture_id and *@long_form set, or 0 when it runs
+ * past @avail. */
+gsize kumis_picture_id_read(const guint8 *field, gsize avail, guint16 *picture_id,
+                            gboolean *long_form);
+
 /* Writes @picture_id into the picture ID field at @field: VP8 (RFC 7741 §4.2) and VP9
  * (RFC 9628 §4.2) share it, |M| 7 bits | and with M one more byte (15 bits). */
 void kumis_picture_id_write(guint8 *field, gboolean long_form, guint16 picture_id);

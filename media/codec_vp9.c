@@ -1,7 +1,7 @@
 /* kumis — VP9 payload descriptor (see codec_vp9.h). */
 #include "media/codec_vp9.h"
 
-#include "media/codec_vp8.h" /* kumis_picture_id_write */
+#include "media/codec_vp8.h" /* the picture ID field */
 
 #include <string.h>
 
@@ -52,19 +52,12 @@ gboolean kumis_vp9_parse(const guint8 *payload, gsize len, struct kumis_vp9_desc
     gsize i = 1;
     if (out->has_picture_id) {
         /* |M| PICTURE ID | and, with M, the extended 8 bits (RFC 9628 §4.2). */
-        if (i >= len)
+        gsize n =
+            kumis_picture_id_read(payload + i, len - i, &out->picture_id, &out->picture_id_15bit);
+        if (n == 0)
             return FALSE;
         out->picture_id_offset = i;
-        if (payload[i] & 0x80) {
-            if (len - i < 2)
-                return FALSE;
-            out->picture_id_15bit = TRUE;
-            out->picture_id = (guint16)(((payload[i] & 0x7F) << 8) | payload[i + 1]);
-            i += 2;
-        } else {
-            out->picture_id = payload[i] & 0x7F;
-            i += 1;
-        }
+        i += n;
     }
     if (out->has_layer) {
         /* | TID |U| SID |D|, then TL0PICIDX in non-flexible mode. */
