@@ -238,9 +238,10 @@ static void test_timer(void)
     endpoint_init(&e, TRUE);
     gint64 fired = 0;
     gint64 start = g_get_monotonic_time();
-    g_autoptr(GSource) timer = timer_attach(e.context, 100, &fired);
+    GSource *timer = timer_attach(e.context, 100, &fired);
     e.watch = kumis_poller_add(hs.poller, e.context);
     guint turns = run_until_fired(hs.outer, &fired);
+    g_source_unref(timer);
     g_assert_cmpint(fired - start, >=, 100000);
     g_assert_cmpint(fired - start, <, 1000000);
     g_assert_cmpuint(turns, <=, 3);
@@ -270,15 +271,16 @@ static void test_timer_added_later(void)
     while (g_main_context_iteration(hs.outer, FALSE))
         ;
     gint64 fired = 0;
-    g_autoptr(GSource) timer = timer_attach(e.context, 50, &fired);
+    GSource *timer = timer_attach(e.context, 50, &fired);
     kumis_poller_refresh(e.watch);
     run_until_fired(hs.outer, &fired);
+    g_source_unref(timer);
 
     gint64 fired_other = 0;
     struct attach_job job = {e.context, &fired_other};
-    g_autoptr(GSource) timer_other =
-        g_thread_join(g_thread_new("attach", attach_from_thread, &job));
+    GSource *timer_other = g_thread_join(g_thread_new("attach", attach_from_thread, &job));
     run_until_fired(hs.outer, &fired_other);
+    g_source_unref(timer_other);
     endpoint_clear(&e);
     harness_close(&hs);
 }
