@@ -475,15 +475,15 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
 
     /* Built straight in the worker's send queue when it can be (encrypted there, no copy),
      * else on the stack. */
+    G_STATIC_ASSERT(PACKET_MAX + KUMIS_SRTP_MAX_OVERHEAD <= KUMIS_TRANSPORT_SLOT_SIZE &&
+                    PACKET_MAX + KUMIS_SRTP_MAX_OVERHEAD <= BUF_ROOM);
     guint8 stack[BUF_ROOM];
-    gsize room = 0;
-    guint8 *slot = kumis_transport_reserve_rtp(sink->down, &room);
+    guint8 *slot = kumis_transport_reserve_rtp(sink->down);
     guint8 *buf = slot ? slot : stack;
-    room = slot ? room : sizeof stack;
     gsize hl = sink_write_header(sink, buf, h, now);
     gsize len = hl + h->payload_len;
     struct kumis_rtp_header out;
-    gboolean ok = len <= PACKET_MAX && len + KUMIS_SRTP_MAX_OVERHEAD <= room;
+    gboolean ok = len <= PACKET_MAX;
     if (ok) {
         memcpy(buf + hl, data + h->payload_offset, h->payload_len);
         ok = kumis_rtp_parse(buf, len, &out) &&
@@ -534,13 +534,19 @@ struct router_source *router_peer_source_by_ssrc(struct router_peer *peer, guint
     return NULL;
 }
 
-static void peer_learn(struct router_peer *peer, guint32 ssrc, const char *mid, const char *rid)
+/* The SSRC's entry in the ring of SSRCs matched by mid and rid, or NULL. */
+static struct router_learned *peer_learned_find(struct router_peer *peer, guint32 ssrc)
 {
     guint n = MIN(peer->n_learned, ROUTER_LEARNED_MAX);
-    struct router_learned *e = NULL;
-    for (guint i = 0; i < n && e == NULL; i++)
+    for (guint i = 0; i < n; i++)
         if (peer->learned[i].ssrc == ssrc)
-            e = &peer->learned[i];
+            return &peer->learned[i];
+    return NULL;
+}
+
+static void peer_learn(struct router_peer *peer, guint32 ssrc, const char *mid, const char *rid)
+{
+    struct router_learned *e = peer_learned_find(peer, ssrc);
     if (e == NULL)
         e = &peer->learned[peer->n_learned++ % ROUTER_LEARNED_MAX];
     e->ssrc = ssrc;
@@ -552,11 +558,7 @@ static void peer_learn(struct router_peer *peer, guint32 ssrc, const char *mid, 
 static struct router_source *peer_match_learned(struct router_peer *peer,
                                                 const struct kumis_rtp_header *h, int *layer)
 {
-    guint n = MIN(peer->n_learned, ROUTER_LEARNED_MAX);
-    const struct router_learned *e = NULL;
-    for (guint i = 0; i < n && e == NULL; i++)
-        if (peer->learned[i].ssrc == h->ssrc)
-            e = &peer->learned[i];
+    const struct router_learned *e = peer_learned_find(peer, h->ssrc);
     for (guint i = 0; e != NULL && peer->sources && i < peer->sources->len; i++) {
         struct router_source *s = g_ptr_array_index(peer->sources, i);
         if (strcmp(s->mid, e->mid) != 0 || h->payload_type != s->d.pt)

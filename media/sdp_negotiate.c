@@ -291,9 +291,9 @@ void sdp_out_track_add_default_codecs(struct sdp_out_track *t, const char *video
     add_video_codec(t->codecs, 96, "VP8", NULL);
     int pt = sdp_out_video_pt(video_codec);
     if (pt == 98)
-        add_video_codec(t->codecs, 98, "VP9", "profile-id=0");
+        add_video_codec(t->codecs, (guint8)pt, "VP9", "profile-id=0");
     if (pt == 102)
-        add_video_codec(t->codecs, 102, "H264",
+        add_video_codec(t->codecs, (guint8)pt, "H264",
                         "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
 }
 

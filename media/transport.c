@@ -919,12 +919,11 @@ gboolean kumis_transport_queue_rtp(struct kumis_transport *transport, guint8 *bu
                           end_of_burst ? TRANSPORT_SEND_QUEUE_END : TRANSPORT_SEND_QUEUE);
 }
 
-guint8 *kumis_transport_reserve_rtp(struct kumis_transport *transport, gsize *capacity)
+guint8 *kumis_transport_reserve_rtp(struct kumis_transport *transport)
 {
     if (g_atomic_int_get(&transport->state) != KUMIS_TRANSPORT_READY || transport->srtp == NULL ||
         !transport->target.set)
         return NULL;
-    *capacity = KUMIS_SENDER_MAX_DATAGRAM;
     return kumis_sender_reserve(kumis_worker_get_sender(transport->worker));
 }
 
@@ -933,7 +932,7 @@ gboolean kumis_transport_commit_rtp(struct kumis_transport *transport, guint8 *s
 {
     struct kumis_transport *t = transport;
     struct kumis_sender *sender = kumis_worker_get_sender(t->worker);
-    if (!kumis_srtp_session_protect_rtp(t->srtp, slot, &len, KUMIS_SENDER_MAX_DATAGRAM) ||
+    if (!kumis_srtp_session_protect_rtp(t->srtp, slot, &len, KUMIS_TRANSPORT_SLOT_SIZE) ||
         !kumis_sender_commit(sender, &t->target, len)) {
         kumis_sender_cancel(sender);
         STAT_ADD(t, send_failed, 1);

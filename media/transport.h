@@ -8,6 +8,7 @@
 
 #include "media/cert.h"
 #include "media/dtls.h"
+#include "media/sender.h"
 #include "media/srtp_session.h"
 #include "media/worker.h"
 
@@ -132,12 +133,15 @@ gboolean kumis_transport_send_rtp(struct kumis_transport *transport, guint8 *buf
 gboolean kumis_transport_queue_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                    gsize capacity, gboolean end_of_burst);
 
-/* The same without a copy: a slot of the worker's send queue to build the plaintext packet in,
- * with *@capacity bytes of room (KUMIS_SRTP_MAX_OVERHEAD of them for SRTP), or NULL when the
- * transport cannot queue now (not READY, or sending through libnice: use
- * kumis_transport_queue_rtp()). Give it to kumis_transport_commit_rtp() or
- * kumis_transport_cancel_rtp() before anything else is sent on the worker. */
-guint8 *kumis_transport_reserve_rtp(struct kumis_transport *transport, gsize *capacity);
+/* Bytes of a reserved slot: the packet and KUMIS_SRTP_MAX_OVERHEAD for SRTP. */
+#define KUMIS_TRANSPORT_SLOT_SIZE KUMIS_SENDER_MAX_DATAGRAM
+
+/* The same without a copy: a slot of the worker's send queue (KUMIS_TRANSPORT_SLOT_SIZE bytes)
+ * to build the plaintext packet in, or NULL when the transport cannot queue now (not READY, or
+ * sending through libnice: use kumis_transport_queue_rtp()). Give it to
+ * kumis_transport_commit_rtp() or kumis_transport_cancel_rtp() before anything else is sent
+ * on the worker. */
+guint8 *kumis_transport_reserve_rtp(struct kumis_transport *transport);
 
 /* Protects the packet built in the reserved @slot (@len bytes) in place and queues it as
  * kumis_transport_queue_rtp() would. Returns: FALSE (the slot given back, counted in
