@@ -16,7 +16,12 @@
 #include "media/rtcp.h"
 #include "media/rtp.h"
 
-#define SINK_CACHE_SLOTS        256     /* sent video packets kept per subscriber for NACKs */
+#define SINK_CACHE_SLOTS 256 /* sent video packets kept per subscriber for NACKs */
+/* The payload bytes a rewrite may change: VP8's descriptor ends by its 6th byte (RFC 7741
+ * §4.2), VP9's picture ID and TL0PICIDX by its 5th (RFC 9628 §4.2). A subscriber's cache keeps
+ * its header and these as its own; the rest of the packet is the publisher's, shared. */
+#define SINK_PAYLOAD_EDITS      16
+#define SINK_HEADER_MAX         20      /* sink_write_header: fixed header and abs-send-time */
 #define KEYFRAME_REQUEST_GAP_US 300000  /* at most ~3 PLIs a second per layer (throttle) */
 #define LAYER_ACTIVE_US         1500000 /* a layer with no packet for this long is paused */
 #define DRAIN_BATCH             64
@@ -46,12 +51,12 @@ struct fwd {
     guint group;
     int layer;
     gboolean keyframe;
-    gsize len;
-    guint8 data[];
+    struct kumis_packet_body *body; /* the packet, kept on by the subscribers' caches */
 };
 
 static void set_unref(struct sink_set *set);
-static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe, const guint8 *data,
+static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
+                         struct kumis_packet_body *body, const guint8 *data,
                          const struct kumis_rtp_header *h);
 
 /* Reference counting ------------------------------------------------------------------- */
@@ -133,16 +138,24 @@ static void set_unref(struct sink_set *set)
 
 /* Worker inboxes -------------------------------------------------------------------------- */
 
+static void fwd_free(struct fwd *f)
+{
+    set_unref(f->set);
+    kumis_packet_body_unref(f->body);
+    g_free(f);
+}
+
 static void fwd_process(struct fwd *f)
 {
     struct kumis_rtp_header h;
-    if (kumis_rtp_parse(f->data, f->len, &h)) {
+    gsize len;
+    const guint8 *data = kumis_packet_body_data(f->body, &len);
+    if (kumis_rtp_parse(data, len, &h)) {
         GPtrArray *sinks = f->set->groups[f->group].sinks;
         for (guint i = 0; i < sinks->len; i++)
-            sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, f->data, &h);
+            sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, f->body, data, &h);
     }
-    set_unref(f->set);
-    g_free(f);
+    fwd_free(f);
 }
 
 static gboolean drain_prepare(GSource *source, gint *timeout)
@@ -215,11 +228,8 @@ void router_free(struct router *r)
         g_source_destroy(rw->tick);
         g_source_unref(rw->tick);
         g_ptr_array_unref(rw->peers);
-        for (struct inbox_item *it; (it = inbox_pop(&rw->inbox)) != NULL;) {
-            struct fwd *f = (struct fwd *)it;
-            set_unref(f->set);
-            g_free(f);
-        }
+        for (struct inbox_item *it; (it = inbox_pop(&rw->inbox)) != NULL;)
+            fwd_free((struct fwd *)it);
     }
     g_free(r->workers);
     g_free(r);
@@ -448,8 +458,10 @@ static gsize sink_write_header(const struct router_sink *sink, guint8 *buf,
     return 20;
 }
 
-/* Sink worker: forwards one source packet to one subscriber. */
-static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe, const guint8 *data,
+/* Sink worker: forwards one source packet to one subscriber. @body holds the packet at @data
+ * for the subscriber's cache (NULL: not cached). */
+static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
+                         struct kumis_packet_body *body, const guint8 *data,
                          const struct kumis_rtp_header *h)
 {
     if (atomic_load_explicit(&sink->closed, memory_order_relaxed))
@@ -494,8 +506,12 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
             kumis_transport_cancel_rtp(sink->down);
         return;
     }
-    if (sink->cache)
-        kumis_packet_cache_store(sink->cache, out.seq, buf, len);
+    if (sink->cache && body) {
+        G_STATIC_ASSERT(SINK_HEADER_MAX + SINK_PAYLOAD_EDITS <= KUMIS_PACKET_CACHE_PREFIX);
+        gsize own = MIN(len, hl + SINK_PAYLOAD_EDITS);
+        kumis_packet_cache_store(sink->cache, out.seq, buf, own, body,
+                                 h->payload_offset + (own - hl), len - own);
+    }
     /* Packets wait for the end of the video frame (its marker) and leave together (sender.h);
      * audio rides along with the subscriber's next burst, at most KUMIS_SENDER_HOLD_US late. */
     gboolean end = sink->source->d.video && out.marker;
@@ -656,22 +672,24 @@ static void source_fan_out(struct router_source *s, int layer, const guint8 *dat
             local = (int)g;
             continue;
         }
-        struct fwd *f = g_malloc(sizeof *f + len);
+        struct fwd *f = g_new(struct fwd, 1);
         f->set = set;
         atomic_fetch_add(&set->refs, 1);
         f->group = g;
         f->layer = layer;
         f->keyframe = keyframe;
-        f->len = len;
-        memcpy(f->data, data, len);
+        f->body = kumis_packet_body_new(data, len);
         struct router_worker *rw = set->groups[g].rw;
         if (inbox_push(&rw->inbox, &f->link))
             g_main_context_wakeup(kumis_worker_get_context(rw->worker));
     }
     if (local >= 0) {
+        /* Video subscribers keep what they were sent for NACKs: the packet outlives @data. */
+        struct kumis_packet_body *body = s->d.video ? kumis_packet_body_new(data, len) : NULL;
         GPtrArray *sinks = set->groups[local].sinks;
         for (guint i = 0; i < sinks->len; i++)
-            sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, data, h);
+            sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, body, data, h);
+        kumis_packet_body_unref(body);
     }
 }
 
