@@ -32,18 +32,6 @@ struct router {
     struct router_worker *workers;
 };
 
-/* One subscriber list per worker; an immutable snapshot (see router.h). */
-struct sink_group {
-    struct router_worker *rw;
-    GPtrArray *sinks; /* struct router_sink* (a reference each) */
-};
-
-struct sink_set {
-    atomic_int refs;
-    guint n_groups;
-    struct sink_group groups[];
-};
-
 /* A packet handed to another worker: one per destination worker. */
 struct fwd {
     struct inbox_item link; /* first: the inbox item is the struct */
@@ -53,11 +41,6 @@ struct fwd {
     gboolean keyframe;
     struct kumis_packet_body *body; /* the packet, kept on by the subscribers' caches */
 };
-
-static void set_unref(struct sink_set *set);
-static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
-                         struct kumis_packet_body *body, const guint8 *data,
-                         const struct kumis_rtp_header *h);
 
 /* Reference counting ------------------------------------------------------------------- */
 
@@ -95,7 +78,7 @@ static void source_unref(struct router_source *s)
     if (atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     g_ptr_array_unref(s->sinks_ctl);
-    set_unref(s->set);
+    router_set_unref(s->set);
     peer_unref(s->peer);
     g_free(s);
 }
@@ -127,7 +110,13 @@ static void sink_unref(struct router_sink *s)
     g_free(s);
 }
 
-static void set_unref(struct sink_set *set)
+struct sink_set *router_set_ref(struct sink_set *set)
+{
+    atomic_fetch_add(&set->refs, 1);
+    return set;
+}
+
+void router_set_unref(struct sink_set *set)
 {
     if (set == NULL || atomic_fetch_sub(&set->refs, 1) != 1)
         return;
@@ -140,7 +129,7 @@ static void set_unref(struct sink_set *set)
 
 static void fwd_free(struct fwd *f)
 {
-    set_unref(f->set);
+    router_set_unref(f->set);
     kumis_packet_body_unref(f->body);
     g_free(f);
 }
@@ -151,9 +140,15 @@ static void fwd_process(struct fwd *f)
     gsize len;
     const guint8 *data = kumis_packet_body_data(f->body, &len);
     if (kumis_rtp_parse(data, len, &h)) {
-        GPtrArray *sinks = f->set->groups[f->group].sinks;
-        for (guint i = 0; i < sinks->len; i++)
-            sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, f->body, data, &h);
+        if (f->set->video) {
+            router_batch_add(f->set->groups[f->group].rw, f->set, f->group, f->body, f->layer,
+                             f->keyframe, &h);
+        } else {
+            GPtrArray *sinks = f->set->groups[f->group].sinks;
+            for (guint i = 0; i < sinks->len; i++)
+                router_sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, NULL, data,
+                                    &h, FALSE);
+        }
     }
     fwd_free(f);
 }
@@ -182,6 +177,7 @@ static gboolean drain_dispatch(GSource *source, GSourceFunc cb, gpointer data)
             break;
         fwd_process((struct fwd *)item);
     }
+    router_batch_flush_due(rw);
     return G_SOURCE_CONTINUE;
 }
 
@@ -198,6 +194,7 @@ struct router *router_new(struct kumis_worker_pool *pool)
         rw->router = r;
         rw->worker = kumis_worker_pool_get(pool, i);
         inbox_init(&rw->inbox);
+        rw->batch_wake = -1;
         rw->drain = g_source_new(&drain_funcs, sizeof(GSource) + sizeof(void *));
         *(struct router_worker **)(rw->drain + 1) = rw;
         /* Not above libnice's sources: GLib dispatches only the highest ready priority, and
@@ -230,6 +227,7 @@ void router_free(struct router *r)
         g_ptr_array_unref(rw->peers);
         for (struct inbox_item *it; (it = inbox_pop(&rw->inbox)) != NULL;)
             fwd_free((struct fwd *)it);
+        router_batch_clear(rw);
     }
     g_free(r->workers);
     g_free(r);
@@ -294,7 +292,7 @@ static void ptr_array_unref(void *a)
 
 static void set_unref_void(void *s)
 {
-    set_unref(s);
+    router_set_unref(s);
 }
 
 /* Builds the snapshot of @source's sinks, one group per worker, and installs it. */
@@ -305,6 +303,8 @@ static void source_publish_sinks(struct router_source *source)
     if (!atomic_load(&source->closed) && source->sinks_ctl->len > 0) {
         set = g_malloc0(sizeof *set + r->n_workers * sizeof(struct sink_group));
         atomic_init(&set->refs, 1);
+        set->owner = source;
+        set->video = source->d.video;
         for (guint i = 0; i < source->sinks_ctl->len; i++) {
             struct router_sink *sink = g_ptr_array_index(source->sinks_ctl, i);
             struct router_worker *rw = sink->peer->rw;
@@ -458,11 +458,9 @@ static gsize sink_write_header(const struct router_sink *sink, guint8 *buf,
     return 20;
 }
 
-/* Sink worker: forwards one source packet to one subscriber. @body holds the packet at @data
- * for the subscriber's cache (NULL: not cached). */
-static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
+void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
-                         const struct kumis_rtp_header *h)
+                         const struct kumis_rtp_header *h, gboolean flush)
 {
     if (atomic_load_explicit(&sink->closed, memory_order_relaxed))
         return;
@@ -481,8 +479,11 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
         if (kumis_layer_selector_should_pli(&sink->layers, now))
             router_source_request_keyframe(sink->source,
                                            kumis_layer_selector_target(&sink->layers));
-        if (layer != sink->cur_layer)
+        if (layer != sink->cur_layer) {
+            if (flush)
+                kumis_transport_flush_rtp(sink->down);
             return;
+        }
     }
 
     /* Built straight in the worker's send queue when it can be (encrypted there, no copy),
@@ -514,7 +515,7 @@ static void sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
     }
     /* Packets wait for the end of the video frame (its marker) and leave together (sender.h);
      * audio rides along with the subscriber's next burst, at most KUMIS_SENDER_HOLD_US late. */
-    gboolean end = sink->source->d.video && out.marker;
+    gboolean end = flush || (sink->source->d.video && out.marker);
     if (slot ? kumis_transport_commit_rtp(sink->down, slot, len, end)
              : kumis_transport_queue_rtp(sink->down, buf, len, sizeof stack, end)) {
         atomic_fetch_add_explicit(&sink->packets_out, 1, memory_order_relaxed);
@@ -683,13 +684,15 @@ static void source_fan_out(struct router_source *s, int layer, const guint8 *dat
         if (inbox_push(&rw->inbox, &f->link))
             g_main_context_wakeup(kumis_worker_get_context(rw->worker));
     }
-    if (local >= 0) {
-        /* Video subscribers keep what they were sent for NACKs: the packet outlives @data. */
-        struct kumis_packet_body *body = s->d.video ? kumis_packet_body_new(data, len) : NULL;
+    if (local >= 0 && set->video) {
+        /* Waits for the end of the frame, and stays in the subscribers' NACK caches. */
+        struct kumis_packet_body *body = kumis_packet_body_new(data, len);
+        router_batch_add(here, set, (guint)local, body, layer, keyframe, h);
+        kumis_packet_body_unref(body);
+    } else if (local >= 0) {
         GPtrArray *sinks = set->groups[local].sinks;
         for (guint i = 0; i < sinks->len; i++)
-            sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, body, data, h);
-        kumis_packet_body_unref(body);
+            router_sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, NULL, data, h, FALSE);
     }
 }
 

@@ -15,6 +15,8 @@
 #define PACKET_MAX 1500
 #define BUF_ROOM   (PACKET_MAX + 64) /* room for our header extension and the SRTP tag */
 
+struct router_batch;
+
 struct router_worker {
     struct router *router;
     struct kumis_worker *worker;
@@ -22,9 +24,28 @@ struct router_worker {
     GSource *drain;
     GPtrArray *peers; /* worker: the peers the tick sends RTCP for (references) */
     GSource *tick;    /* RTCP every second for all the worker's peers: one source, not one each */
+    /* worker: video packets waiting for the end of their frame, per track (router_batch.c) */
+    struct router_batch *batches;
+    guint n_batches;   /* allocated; a batch without a set is free */
+    gint64 batch_wake; /* the drain's ready time for the earliest deadline; -1: none */
 };
 
-struct sink_set;
+/* One subscriber list per worker; an immutable snapshot of a source's subscribers. */
+struct sink_group {
+    struct router_worker *rw;
+    GPtrArray *sinks; /* struct router_sink* (a reference each) */
+};
+
+struct sink_set {
+    atomic_int refs;
+    const void *owner; /* the source it lists the subscribers of (compared, never followed) */
+    gboolean video;
+    guint n_groups;
+    struct sink_group groups[];
+};
+
+struct sink_set *router_set_ref(struct sink_set *set);
+void router_set_unref(struct sink_set *set);
 
 /* Upstream repair (router_repair.c): the publisher's packets a layer is missing. */
 #define REPAIR_MISSING_MAX 64
@@ -191,3 +212,28 @@ gboolean router_peer_start_rtcp(gpointer data);
 
 /* @data is a struct router_worker: its once-a-second RTCP tick. */
 gboolean router_worker_on_tick(gpointer data);
+
+struct kumis_packet_body;
+struct kumis_rtp_header;
+
+/* Sink worker: forwards one source packet (@data, held by @body for the subscriber's NACK
+ * cache; @body NULL: not cached) to one subscriber; @flush sends its queued burst right after
+ * (else the burst leaves at a video marker, media/sender.h). */
+void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
+                         struct kumis_packet_body *body, const guint8 *data,
+                         const struct kumis_rtp_header *h, gboolean flush);
+
+/* Worker @rw: a video packet of @set's source for the subscribers in group @group (@rw's).
+ * Packets wait for their frame's last (RTP marker) or a few milliseconds, then go out
+ * subscriber by subscriber: each subscriber's state (rewriting, SRTP, send queue, NACK cache)
+ * is then touched once per burst, not once per packet. Takes references to @set and @body. */
+void router_batch_add(struct router_worker *rw, struct sink_set *set, guint group,
+                      struct kumis_packet_body *body, int layer, gboolean keyframe,
+                      const struct kumis_rtp_header *h);
+
+/* Worker @rw (the drain source's dispatch): forwards the batches whose time is up and arms the
+ * drain for the next deadline. */
+void router_batch_flush_due(struct router_worker *rw);
+
+/* Drops every waiting packet unsent (teardown). */
+void router_batch_clear(struct router_worker *rw);

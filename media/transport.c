@@ -949,6 +949,11 @@ void kumis_transport_cancel_rtp(struct kumis_transport *transport)
     kumis_sender_cancel(kumis_worker_get_sender(transport->worker));
 }
 
+void kumis_transport_flush_rtp(struct kumis_transport *transport)
+{
+    kumis_sender_flush_target(kumis_worker_get_sender(transport->worker), &transport->target);
+}
+
 gboolean kumis_transport_send_rtcp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                    gsize capacity)
 {

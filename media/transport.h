@@ -152,6 +152,10 @@ gboolean kumis_transport_commit_rtp(struct kumis_transport *transport, guint8 *s
 /* Gives the reserved slot back unsent. */
 void kumis_transport_cancel_rtp(struct kumis_transport *transport);
 
+/* Sends now what kumis_transport_queue_rtp() and kumis_transport_commit_rtp() queued for this
+ * peer (the burst ended without a marker, e.g. its last packet was lost upstream). */
+void kumis_transport_flush_rtp(struct kumis_transport *transport);
+
 /* As kumis_transport_send_rtp() for an RTCP compound packet. */
 gboolean kumis_transport_send_rtcp(struct kumis_transport *transport, guint8 *buf, gsize len,
                                    gsize capacity);
