@@ -194,13 +194,13 @@ struct router *router_new(struct kumis_worker_pool *pool)
         rw->router = r;
         rw->worker = kumis_worker_pool_get(pool, i);
         inbox_init(&rw->inbox);
-        rw->batch_wake = -1;
         rw->drain = g_source_new(&drain_funcs, sizeof(GSource) + sizeof(void *));
         *(struct router_worker **)(rw->drain + 1) = rw;
         /* Not above libnice's sources: GLib dispatches only the highest ready priority, and
          * under load the inbox is never empty, so a higher drain starved libnice's STUN
          * consent checks until it declared consent lost on the receiving worker. */
         g_source_set_priority(rw->drain, G_PRIORITY_DEFAULT);
+        router_batch_init(rw); /* before the drain can run */
         g_source_attach(rw->drain, kumis_worker_get_context(rw->worker));
         /* One timer per worker: each source of a context costs every loop iteration of that
          * worker (GLib's prepare and check walk them all), and a per-peer timer was half of a

@@ -15,7 +15,7 @@
 #define PACKET_MAX 1500
 #define BUF_ROOM   (PACKET_MAX + 64) /* room for our header extension and the SRTP tag */
 
-struct router_batch;
+struct kumis_bursts;
 
 struct router_worker {
     struct router *router;
@@ -24,9 +24,8 @@ struct router_worker {
     GSource *drain;
     GPtrArray *peers; /* worker: the peers the tick sends RTCP for (references) */
     GSource *tick;    /* RTCP every second for all the worker's peers: one source, not one each */
-    /* worker: video packets waiting for the end of their frame, per track (router_batch.c) */
-    struct router_batch *batches;
-    guint n_batches;   /* allocated; a batch without a set is free */
+    /* worker: video packets waiting for the end of their frame (media/burst.h) */
+    struct kumis_bursts *bursts;
     gint64 batch_wake; /* the drain's ready time for the earliest deadline; -1: none */
 };
 
@@ -222,6 +221,9 @@ struct kumis_rtp_header;
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
                          const struct kumis_rtp_header *h, gboolean flush);
+
+/* Sets up @rw's bursts (router_new). */
+void router_batch_init(struct router_worker *rw);
 
 /* Worker @rw: a video packet of @set's source for the subscribers in group @group (@rw's).
  * Packets wait for their frame's last (RTP marker) or a few milliseconds, then go out
