@@ -462,7 +462,8 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
                          const struct kumis_rtp_header *h, gboolean flush)
 {
-    if (atomic_load_explicit(&sink->closed, memory_order_relaxed))
+    if (atomic_load_explicit(&sink->closed, memory_order_relaxed) ||
+        atomic_load_explicit(&sink->refused, memory_order_relaxed))
         return;
     gint64 now = g_get_monotonic_time();
     if (sink->source->d.video) {
@@ -879,6 +880,7 @@ struct router_sink *router_sink_new(struct router_peer *peer, struct router_sour
     kumis_layer_selector_init(&s->layers, &layer_config);
     atomic_init(&s->max_layer, -1);
     atomic_init(&s->rtx_on, FALSE);
+    atomic_init(&s->refused, FALSE);
     s->rtx_seq = (guint16)g_random_int(); /* RFC 4588 §4: random start, like any RTP stream */
     kumis_rewrite_init(&s->rw, desc->ssrc, source->d.clock_rate,
                        source->d.vp8   ? KUMIS_REWRITE_CODEC_VP8
@@ -907,6 +909,11 @@ void router_sink_close(struct router_sink *s)
 void router_sink_set_max_layer(struct router_sink *s, int layer)
 {
     atomic_store(&s->max_layer, layer);
+}
+
+void router_sink_set_accepted(struct router_sink *s, gboolean accepted)
+{
+    atomic_store(&s->refused, !accepted);
 }
 
 void router_sink_set_rtx(struct router_sink *s, gboolean accepted)

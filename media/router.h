@@ -104,6 +104,9 @@ void router_sink_set_max_layer(struct router_sink *sink, int layer);
 /* Whether the subscriber's answer accepted the RTX stream of the description: then NACKs are
  * answered on it (RFC 4588), else with the original packets. Any thread. */
 void router_sink_set_rtx(struct router_sink *sink, gboolean accepted);
+/* Whether the subscriber's answer took the description's codec (its m-line not rejected, the
+ * payload type kept): a track its browser cannot decode is not sent at all. Any thread. */
+void router_sink_set_accepted(struct router_sink *sink, gboolean accepted);
 /* The payload types of the description (rtx: 0 when none). Any thread. */
 guint8 router_sink_get_pt(const struct router_sink *sink);
 guint8 router_sink_get_rtx_pt(const struct router_sink *sink);

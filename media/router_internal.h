@@ -128,6 +128,7 @@ struct router_sink {
     atomic_bool rtx_on;                 /* the answer took d.rtx_pt */
     guint16 rtx_seq;                    /* sink worker: next RTX sequence number */
     atomic_bool closed;
+    atomic_bool refused; /* the answer left the codec out: nothing is sent */
     atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
     atomic_ullong bwe_bps;
     atomic_int layer_now;

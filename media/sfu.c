@@ -66,7 +66,8 @@ struct sfu_track {
 struct sfu_sub {
     struct sfu_track *track;
     struct router_sink *sink;
-    char *mid; /* of the down m-line */
+    char *mid;            /* of the down m-line */
+    gboolean unsupported; /* the last answer left the codec out (the participant was told) */
 };
 
 struct sfu_peer {
@@ -387,25 +388,47 @@ void sfu_peer_subscribe(struct sfu_peer *peer)
     down_renegotiate(peer);
 }
 
-/* RFC 4588 retransmissions go to a subscriber track only if its m-line of @answer kept the
- * rtx payload type that repairs the offered codec (Chromium does; a peer may drop it). */
-static void subs_take_rtx(struct sfu_peer *peer, const struct sdp_session *answer)
+/* The m-line of @answer with @mid, or NULL. */
+static const struct sdp_media *answer_mline(const struct sdp_session *answer, const char *mid)
+{
+    for (guint m = 0; m < answer->media->len; m++) {
+        const struct sdp_media *a = g_ptr_array_index(answer->media, m);
+        if (a->mid != NULL && strcmp(a->mid, mid) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+/* What each subscriber track's m-line of @answer took. The codec: a browser that cannot decode
+ * the publisher's (VP9 or H.264 from a publisher that offered nothing else) rejects the m-line
+ * or leaves the payload type out; the track is then not sent at all (it would only use the
+ * attendee's bandwidth) and the participant is told once. RFC 4588 retransmissions: only if
+ * the m-line kept the rtx payload type that repairs the codec (Chromium does; a peer may drop
+ * it). */
+static void subs_take_answer(struct sfu_peer *peer, const struct sdp_session *answer)
 {
     for (guint i = 0; i < peer->subs->len; i++) {
         struct sfu_sub *sub = g_ptr_array_index(peer->subs, i);
-        gboolean accepted = FALSE;
-        for (guint m = 0; m < answer->media->len && !accepted; m++) {
-            const struct sdp_media *a = g_ptr_array_index(answer->media, m);
-            if (a->rejected || a->mid == NULL || strcmp(a->mid, sub->mid) != 0)
-                continue;
-            for (guint c = 0; c < a->codecs->len; c++) {
-                const struct sdp_codec *codec = g_ptr_array_index(a->codecs, c);
-                if (codec->apt >= 0 && codec->pt == router_sink_get_rtx_pt(sub->sink) &&
-                    codec->apt == router_sink_get_pt(sub->sink))
-                    accepted = TRUE;
-            }
+        const struct sdp_media *a = answer_mline(answer, sub->mid);
+        guint8 pt = router_sink_get_pt(sub->sink), rtx_pt = router_sink_get_rtx_pt(sub->sink);
+        gboolean codec = FALSE, rtx = FALSE;
+        for (guint c = 0; a != NULL && !a->rejected && c < a->codecs->len; c++) {
+            const struct sdp_codec *k = g_ptr_array_index(a->codecs, c);
+            codec |= k->pt == pt;
+            rtx |= k->apt >= 0 && k->pt == rtx_pt && k->apt == pt;
         }
-        router_sink_set_rtx(sub->sink, accepted);
+        router_sink_set_rtx(sub->sink, rtx);
+        router_sink_set_accepted(sub->sink, codec);
+        if (!codec && !sub->unsupported) {
+            const char *name = sub->track->video ? sub->track->video_codec : "opus";
+            g_message("sfu: %s cannot receive %s's %s track %s (%s): not sent", peer->id,
+                      sub->track->peer->id, sub->track->video ? "video" : "audio", sub->mid, name);
+            if (peer->sfu->listener.on_track_unsupported)
+                peer->sfu->listener.on_track_unsupported(
+                    peer->user, sub->track->peer->id, sub->track->stream_id, sub->mid,
+                    sub->track->video ? "video" : "audio", name);
+        }
+        sub->unsupported = !codec;
     }
 }
 
@@ -419,7 +442,7 @@ gboolean sfu_peer_down_answer(struct sfu_peer *peer, const char *sdp, GError **e
     gboolean ok = answer != NULL && sdp_down_answer_check(peer->down_offer, answer, error) &&
                   (peer->down_remote_set || conn_set_remote(peer->down, answer, error));
     if (ok)
-        subs_take_rtx(peer, answer);
+        subs_take_answer(peer, answer);
     if (answer)
         sdp_session_free(answer);
     if (!ok)
@@ -690,13 +713,14 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
         struct router_sink_stats st;
         router_sink_get_stats(sub->sink, &st);
         json_array_append_new(
-            subs, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:I}", "mid", sub->mid,
-                            "from", sub->track->peer->id, "kind",
-                            sub->track->video ? "video" : "audio", "packets_out",
-                            (json_int_t)st.packets_out, "nacks_in", (json_int_t)st.nacks_in,
-                            "retransmitted", (json_int_t)st.retransmitted, "plis_in",
-                            (json_int_t)st.plis_in, "layer_switches", (json_int_t)st.layer_switches,
-                            "layer", st.layer, "bwe_bps", (json_int_t)st.bwe_bps));
+            subs,
+            json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:i, s:I}", "mid", sub->mid,
+                      "from", sub->track->peer->id, "kind", sub->track->video ? "video" : "audio",
+                      "unsupported", sub->unsupported, "packets_out", (json_int_t)st.packets_out,
+                      "nacks_in", (json_int_t)st.nacks_in, "retransmitted",
+                      (json_int_t)st.retransmitted, "plis_in", (json_int_t)st.plis_in,
+                      "layer_switches", (json_int_t)st.layer_switches, "layer", st.layer, "bwe_bps",
+                      (json_int_t)st.bwe_bps));
     }
     json_object_set_new(root, "receiving", subs);
     json_t *tracks = json_array();

@@ -34,6 +34,11 @@ struct sfu_listener {
     void (*on_state)(void *peer_user, enum sfu_pc pc, const char *state);
     /* The loudest speaker changed (participant id of the publisher), or NULL for silence. */
     void (*on_active_speaker)(void *user, const char *participant_id);
+    /* The participant's browser cannot receive @publisher_id's track @mid of stream @stream_id
+     * (@kind "audio" or "video") in @codec, the only one it is published in: its answer
+     * rejected the m-line or left the codec out. The track is not sent to it. */
+    void (*on_track_unsupported)(void *peer_user, const char *publisher_id, const char *stream_id,
+                                 const char *mid, const char *kind, const char *codec);
 };
 
 /* Starts the media workers and makes the daemon's DTLS certificate.

@@ -186,8 +186,21 @@ static void on_active_speaker(void *user, const char *participant_id)
     json_decref(msg);
 }
 
+static void on_track_unsupported(void *peer_user, const char *publisher_id, const char *stream_id,
+                                 const char *mid, const char *kind, const char *codec)
+{
+    struct session *session = peer_user;
+    json_t *msg = sig_reply_new("track-unsupported", NULL);
+    json_object_set_new(msg, "participant", json_string(publisher_id));
+    json_object_set_new(msg, "stream", json_string(stream_id));
+    json_object_set_new(msg, "mid", json_string(mid));
+    json_object_set_new(msg, "kind", json_string(kind));
+    json_object_set_new(msg, "codec", json_string(codec));
+    sig_conn_send(session->conn, msg);
+}
+
 static const struct sfu_listener sfu_events = {on_candidate, on_down_offer, on_state,
-                                               on_active_speaker};
+                                               on_active_speaker, on_track_unsupported};
 
 gboolean media_sfu_start(struct kumis_server *server, GError **error)
 {

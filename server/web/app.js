@@ -110,6 +110,13 @@ const handlers = {
   offer: toMedia,
   answer: toMedia,
   candidate: toMedia,
+  // Our browser cannot decode a speaker's codec (signaling/PROTOCOL.md): say so, and what helps.
+  'track-unsupported'(msg) {
+    const who = state.people.get(msg.participant)?.name || String(msg.participant ?? '');
+    const key = msg.kind === 'audio' ? 'media.unsupported.audio' : 'media.unsupported.video';
+    state.alert = { kind: 'info', key, vars: { name: who, codec: String(msg.codec ?? '') } };
+    render();
+  },
 };
 
 const STRING_OF_ERROR = {

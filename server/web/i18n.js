@@ -64,6 +64,8 @@ export const STRINGS = {
     'footer.server': 'Server: {server}',
     'info.heading': 'Informasi',
     'info.left': 'Anda telah keluar dari forum.',
+    'media.unsupported.video': 'Browser ini tidak dapat memutar video {name} (codec {codec}). Coba Chrome, Edge atau Firefox versi terbaru.',
+    'media.unsupported.audio': 'Browser ini tidak dapat memutar suara {name} (codec {codec}). Coba Chrome, Edge atau Firefox versi terbaru.',
   },
   en: {
     'page.title': 'kumis forum',
@@ -123,6 +125,8 @@ export const STRINGS = {
     'footer.server': 'Server: {server}',
     'info.heading': 'Notice',
     'info.left': 'You have left the forum.',
+    'media.unsupported.video': 'This browser cannot play the video of {name} (codec {codec}). Try a recent Chrome, Edge or Firefox.',
+    'media.unsupported.audio': 'This browser cannot play the audio of {name} (codec {codec}). Try a recent Chrome, Edge or Firefox.',
   },
 };
 

@@ -3,11 +3,12 @@
 // network namespace. kumis answers that codec, forwards it without decoding (keyframes found
 // in the payload; VP9 picture IDs and TL0PICIDX rewritten across layer switches) and offers it
 // to the attendees, who decode it: the DESIGN's "H.264 and VP9 where both sides offer them".
-// For each: one stream to two attendees, then simulcast with an attendee on the low layer.
+// For each: one stream to two attendees, then simulcast with an attendee on the low layer. And
+// an attendee whose browser cannot decode VP9 is told so and sent nothing it cannot use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, waitFor } from './kumisd.mjs';
-import { PASSWORD, forumWithBrowser, person, inbound, videoOf } from './participants.mjs';
+import { PASSWORD, forumWithBrowser, person, inbound, videoOf, serverStats } from './participants.mjs';
 
 const forum = forumWithBrowser();
 
@@ -98,3 +99,50 @@ for (const codec of CODECS) {
     await Promise.all([speaker, high, low].map((p) => p.close()));
   });
 }
+
+// A browser that cannot decode the only codec a speaker sends (emulated: the attendee's answer
+// prefers every video codec but VP9, so its VP9 m-line is rejected). kumis must not send that
+// track (it would only use the attendee's bandwidth), must say so once, and must go on serving
+// the attendee's other tracks and everyone else.
+test('an attendee whose browser cannot decode VP9: told once, the track not sent, the others unaffected', async () => {
+  const other = await person(forum.browser, forum.server, 'Peserta Biasa');
+  const noVp9 = await person(forum.browser, forum.server, 'Peserta Tanpa VP9');
+  await noVp9.evaluate(() => {
+    const createAnswer = RTCPeerConnection.prototype.createAnswer;
+    RTCPeerConnection.prototype.createAnswer = function (...args) {
+      for (const t of this.getTransceivers()) {
+        if (t.receiver.track.kind === 'video') {
+          t.setCodecPreferences(RTCRtpReceiver.getCapabilities('video').codecs
+            .filter((c) => c.mimeType !== 'video/VP9'));
+        }
+      }
+      return createAnswer.apply(this, args);
+    };
+  });
+  const speaker = await codecSpeaker('Pembicara VP9 Saja', CODECS[0], false);
+  const speakerId = await speaker.evaluate(
+    () => window.kt.messages.find((m) => m.type === 'joined').participant.id);
+  await waitFor(async () => videoOf(await inbound(other)).some((s) => s.frames > 10), 20000,
+    'the other attendee decoding the VP9 speaker');
+  const told = () => noVp9.evaluate(
+    () => window.kt.messages.filter((m) => m.type === 'track-unsupported'));
+  await waitFor(async () => (await told()).length > 0, 15000,
+    'the attendee without VP9 told that it cannot receive the track');
+  await sleep(3000); // packets would have flowed by now; a renegotiation must not tell again
+  const messages = await told();
+  assert.equal(messages.length, 1, `told once: ${JSON.stringify(messages)}`);
+  const { participant, stream, kind, codec } = messages[0];
+  assert.deepEqual({ participant, stream, kind, codec },
+    { participant: speakerId, stream: speakerId, kind: 'video', codec: 'VP9' });
+  const mine = (await serverStats(noVp9)).receiving;
+  const video = mine.find((r) => r.kind === 'video');
+  const audio = mine.find((r) => r.kind === 'audio');
+  assert.equal(video.unsupported, true);
+  assert.equal(video.packets_out, 0, 'no VP9 packet sent to the attendee who cannot decode it');
+  assert.equal(audio.unsupported, false);
+  assert.ok(audio.packets_out > 50, `the speaker's audio still sent (${audio.packets_out} packets)`);
+  const theirs = (await serverStats(other)).receiving.find((r) => r.kind === 'video');
+  assert.equal(theirs.unsupported, false);
+  assert.ok(theirs.packets_out > 100, `the other attendee's video sent (${theirs.packets_out})`);
+  await Promise.all([speaker, other, noVp9].map((p) => p.close()));
+});
