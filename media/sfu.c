@@ -410,9 +410,11 @@ static void subs_take_answer(struct sfu_peer *peer, const struct sdp_session *an
     for (guint i = 0; i < peer->subs->len; i++) {
         struct sfu_sub *sub = g_ptr_array_index(peer->subs, i);
         const struct sdp_media *a = answer_mline(answer, sub->mid);
+        if (a == NULL)
+            continue; /* subscribed after that offer went out: the next answer says */
         guint8 pt = router_sink_get_pt(sub->sink), rtx_pt = router_sink_get_rtx_pt(sub->sink);
         gboolean codec = FALSE, rtx = FALSE;
-        for (guint c = 0; a != NULL && !a->rejected && c < a->codecs->len; c++) {
+        for (guint c = 0; !a->rejected && c < a->codecs->len; c++) {
             const struct sdp_codec *k = g_ptr_array_index(a->codecs, c);
             codec |= k->pt == pt;
             rtx |= k->apt >= 0 && k->pt == rtx_pt && k->apt == pt;
