@@ -140,6 +140,7 @@ static void fwd_process(struct fwd *f)
     gsize len;
     const guint8 *data = kumis_packet_body_data(f->body, &len);
     if (kumis_rtp_parse(data, len, &h)) {
+        gint64 now = g_get_monotonic_time();
         if (f->set->video) {
             router_batch_add(f->set->groups[f->group].rw, f->set, f->group, f->body, f->layer,
                              f->keyframe, &h);
@@ -147,7 +148,7 @@ static void fwd_process(struct fwd *f)
             GPtrArray *sinks = f->set->groups[f->group].sinks;
             for (guint i = 0; i < sinks->len; i++)
                 router_sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, NULL, data,
-                                    &h, FALSE);
+                                    &h, FALSE, now);
         }
     }
     fwd_free(f);
@@ -437,15 +438,25 @@ static void sink_update_target(struct router_sink *sink, gint64 now)
 }
 
 /* Writes our RTP header for @sink (fixed header, then abs-send-time when negotiated) into
- * @buf. Returns: the header length. */
+ * @buf for the payload of @h, and describes the packet it starts in @out as kumis_rtp_parse()
+ * would (the packet is ours: no need to parse it back). Returns: the header length. */
 static gsize sink_write_header(const struct router_sink *sink, guint8 *buf,
-                               const struct kumis_rtp_header *h, gint64 now)
+                               const struct kumis_rtp_header *h, gint64 now,
+                               struct kumis_rtp_header *out)
 {
     buf[0] = 0x80;
     buf[1] = (guint8)((h->marker ? 0x80 : 0) | (sink->d.pt & 0x7f));
     kumis_put_be16(buf + 2, h->seq);
     kumis_put_be32(buf + 4, h->timestamp);
     kumis_put_be32(buf + 8, h->ssrc);
+    *out = (struct kumis_rtp_header){.version = 2,
+                                     .marker = h->marker,
+                                     .payload_type = sink->d.pt & 0x7f,
+                                     .seq = h->seq,
+                                     .timestamp = h->timestamp,
+                                     .ssrc = h->ssrc,
+                                     .payload_offset = 12,
+                                     .payload_len = h->payload_len};
     if (sink->d.ext_abs_send_time == 0)
         return 12;
     /* RFC 8285 §4.2 one-byte header: 0xBEDE, one word of elements. abs-send-time is 6.18
@@ -455,17 +466,21 @@ static gsize sink_write_header(const struct router_sink *sink, guint8 *buf,
     kumis_put_be16(buf + 14, 1);
     buf[16] = (guint8)((sink->d.ext_abs_send_time << 4) | 2);
     kumis_put_be24(buf + 17, (guint32)(((guint64)now << 18) / G_USEC_PER_SEC) & 0xFFFFFF);
+    out->extension = TRUE;
+    out->ext_profile = 0xBEDE;
+    out->ext_offset = 16;
+    out->ext_len = 4;
+    out->payload_offset = 20;
     return 20;
 }
 
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
-                         const struct kumis_rtp_header *h, gboolean flush)
+                         const struct kumis_rtp_header *h, gboolean flush, gint64 now)
 {
     if (atomic_load_explicit(&sink->closed, memory_order_relaxed) ||
         atomic_load_explicit(&sink->refused, memory_order_relaxed))
         return;
-    gint64 now = g_get_monotonic_time();
     if (sink->source->d.video) {
         if (now - sink->layers_updated_us > LAYER_UPDATE_US)
             sink_update_target(sink, now);
@@ -494,14 +509,13 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
     guint8 stack[BUF_ROOM];
     guint8 *slot = kumis_transport_reserve_rtp(sink->down);
     guint8 *buf = slot ? slot : stack;
-    gsize hl = sink_write_header(sink, buf, h, now);
-    gsize len = hl + h->payload_len;
     struct kumis_rtp_header out;
+    gsize hl = sink_write_header(sink, buf, h, now, &out);
+    gsize len = hl + h->payload_len;
     gboolean ok = len <= PACKET_MAX;
     if (ok) {
         memcpy(buf + hl, data + h->payload_offset, h->payload_len);
-        ok = kumis_rtp_parse(buf, len, &out) &&
-             kumis_rewrite_packet(&sink->rw, buf, len, &out, now) == KUMIS_REWRITE_FORWARD;
+        ok = kumis_rewrite_packet(&sink->rw, buf, len, &out, now) == KUMIS_REWRITE_FORWARD;
     }
     if (!ok) {
         if (slot)
@@ -519,8 +533,13 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
     gboolean end = flush || (sink->source->d.video && out.marker);
     if (slot ? kumis_transport_commit_rtp(sink->down, slot, len, end)
              : kumis_transport_queue_rtp(sink->down, buf, len, sizeof stack, end)) {
-        atomic_fetch_add_explicit(&sink->packets_out, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&sink->bytes_out, len, memory_order_relaxed);
+        /* One writer (this worker): a store, not a locked add, keeps each counter whole. */
+        atomic_store_explicit(&sink->packets_out,
+                              atomic_load_explicit(&sink->packets_out, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        atomic_store_explicit(&sink->bytes_out,
+                              atomic_load_explicit(&sink->bytes_out, memory_order_relaxed) + len,
+                              memory_order_relaxed);
     }
 }
 
@@ -693,7 +712,8 @@ static void source_fan_out(struct router_source *s, int layer, const guint8 *dat
     } else if (local >= 0) {
         GPtrArray *sinks = set->groups[local].sinks;
         for (guint i = 0; i < sinks->len; i++)
-            router_sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, NULL, data, h, FALSE);
+            router_sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, NULL, data, h, FALSE,
+                                now);
     }
 }
 

@@ -30,6 +30,7 @@ static void batch_flush(void *user_data, void *key, guint group,
     (void)user_data;
     const struct sink_set *set = key;
     GPtrArray *sinks = set->groups[group].sinks;
+    gint64 now = g_get_monotonic_time();
     for (guint i = 0; i < sinks->len; i++) {
         struct router_sink *sink = g_ptr_array_index(sinks, i);
         for (guint k = 0; k < n; k++) {
@@ -37,7 +38,7 @@ static void batch_flush(void *user_data, void *key, guint group,
             gsize len;
             const guint8 *data = kumis_packet_body_data(p->body, &len);
             router_sink_forward(sink, p->layer, p->keyframe, p->body, data, &p->h,
-                                cut_short && k + 1 == n);
+                                cut_short && k + 1 == n, now);
         }
     }
 }

@@ -217,11 +217,11 @@ struct kumis_packet_body;
 struct kumis_rtp_header;
 
 /* Sink worker: forwards one source packet (@data, held by @body for the subscriber's NACK
- * cache; @body NULL: not cached) to one subscriber; @flush sends its queued burst right after
- * (else the burst leaves at a video marker, media/sender.h). */
+ * cache; @body NULL: not cached) to one subscriber at @now (monotonic µs); @flush sends its
+ * queued burst right after (else the burst leaves at a video marker, media/sender.h). */
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
-                         const struct kumis_rtp_header *h, gboolean flush);
+                         const struct kumis_rtp_header *h, gboolean flush, gint64 now);
 
 /* Sets up @rw's bursts (router_new). */
 void router_batch_init(struct router_worker *rw);
