@@ -388,17 +388,6 @@ void sfu_peer_subscribe(struct sfu_peer *peer)
     down_renegotiate(peer);
 }
 
-/* The m-line of @answer with @mid, or NULL. */
-static const struct sdp_media *answer_mline(const struct sdp_session *answer, const char *mid)
-{
-    for (guint m = 0; m < answer->media->len; m++) {
-        const struct sdp_media *a = g_ptr_array_index(answer->media, m);
-        if (a->mid != NULL && strcmp(a->mid, mid) == 0)
-            return a;
-    }
-    return NULL;
-}
-
 /* What each subscriber track's m-line of @answer took. The codec: a browser that cannot decode
  * the publisher's (VP9 or H.264 from a publisher that offered nothing else) rejects the m-line
  * or leaves the payload type out; the track is then not sent at all (it would only use the
@@ -409,7 +398,7 @@ static void subs_take_answer(struct sfu_peer *peer, const struct sdp_session *an
 {
     for (guint i = 0; i < peer->subs->len; i++) {
         struct sfu_sub *sub = g_ptr_array_index(peer->subs, i);
-        const struct sdp_media *a = answer_mline(answer, sub->mid);
+        const struct sdp_media *a = sdp_session_find_mid(answer, sub->mid);
         if (a == NULL)
             continue; /* subscribed after that offer went out: the next answer says */
         guint8 pt = router_sink_get_pt(sub->sink), rtx_pt = router_sink_get_rtx_pt(sub->sink);
