@@ -1,8 +1,10 @@
-/* kumis — batched UDP sending for one media worker: sendmmsg per peer, UDP GSO for runs. */
+/* kumis — batched UDP sending for one media worker: UDP GSO for runs, io_uring (or sendmmsg
+ * per peer) for the peers. */
 #include "media/sender.h"
 
 #include <errno.h>
 #include <gst/gst.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
@@ -31,17 +33,25 @@ struct sender_cmsg {
 struct kumis_sender {
     GSource *source;
     guint n_slots;
-    gint free_head;                       /* free slots, linked through next[] */
-    gint reserved;                        /* the slot kumis_sender_reserve() handed out, or -1 */
-    guint8 *data;                         /* n_slots × KUMIS_SENDER_MAX_DATAGRAM */
-    guint16 *len;                         /* per slot */
-    gint *next;                           /* per slot: the same target's next slot, or -1 */
-    struct mmsghdr *msgs;                 /* per slot at most one message */
-    struct iovec *iov;                    /* per slot one iovec */
-    struct sender_cmsg *cmsg;             /* per message */
-    struct kumis_send_target *dirty;      /* targets with something queued, oldest first... */
-    struct kumis_send_target *dirty_tail; /* ...and the newest */
-    gboolean gso;                         /* FALSE once the kernel refused a GSO message */
+    gint free_head;                        /* free slots, linked through next[] */
+    gint reserved;                         /* the slot kumis_sender_reserve() handed out, or -1 */
+    guint8 *data;                          /* n_slots × KUMIS_SENDER_MAX_DATAGRAM */
+    guint16 *len;                          /* per slot */
+    gint *next;                            /* per slot: the same target's next slot, or -1 */
+    struct mmsghdr *msgs;                  /* per slot at most one message */
+    struct iovec *iov;                     /* per slot one iovec */
+    struct sender_cmsg *cmsg;              /* per message */
+    struct kumis_send_target **msg_target; /* per message prepared for the ring: its target */
+    struct kumis_send_target *dirty;       /* targets with something queued, oldest first... */
+    struct kumis_send_target *dirty_tail;  /* ...and the newest */
+    gboolean gso;                          /* FALSE once the kernel refused a GSO message */
+    /* io_uring: flushed queues become one send operation per message, handed to the kernel
+     * together before the worker waits again (kumis_sender_submit). Their slots stay out of the
+     * free list, chained from inflight_head, until the kernel has completed them. */
+    struct io_uring ring;
+    gboolean uring;
+    guint n_prepared, n_prepared_iov; /* messages and iovecs in use in msgs[] / iov[] */
+    gint inflight_head, inflight_tail;
     struct kumis_sender_stats stats;
 };
 
@@ -51,6 +61,7 @@ struct sender_source {
 };
 
 static void sender_flush_expired(struct kumis_sender *s);
+static void sender_uring_init(struct kumis_sender *s);
 
 /* The source's timing is computed here, on the worker's thread, every iteration, instead of
  * with g_source_set_ready_time(): that one writes the context's eventfd on every call, a system
@@ -58,6 +69,7 @@ static void sender_flush_expired(struct kumis_sender *s);
 static gboolean sender_source_prepare(GSource *source, gint *timeout)
 {
     struct kumis_sender *s = ((struct sender_source *)source)->sender;
+    kumis_sender_submit(s); /* what this iteration flushed leaves before the worker waits */
     *timeout = -1;
     if (s->dirty == NULL)
         return FALSE;
@@ -101,6 +113,9 @@ struct kumis_sender *kumis_sender_new(GMainContext *context, guint slots)
     s->msgs = g_new0(struct mmsghdr, s->n_slots);
     s->iov = g_new0(struct iovec, s->n_slots);
     s->cmsg = g_new0(struct sender_cmsg, s->n_slots);
+    s->msg_target = g_new0(struct kumis_send_target *, s->n_slots);
+    s->inflight_head = s->inflight_tail = -1;
+    sender_uring_init(s);
     for (guint i = 0; i < s->n_slots; i++)
         s->next[i] = i + 1 < s->n_slots ? (gint)i + 1 : -1;
     s->free_head = 0;
@@ -126,6 +141,9 @@ void kumis_sender_free(struct kumis_sender *sender)
     g_free(sender->msgs);
     g_free(sender->iov);
     g_free(sender->cmsg);
+    g_free(sender->msg_target);
+    if (sender->uring)
+        io_uring_queue_exit(&sender->ring);
     g_free(sender);
 }
 
@@ -145,6 +163,7 @@ gboolean kumis_sender_target_set(struct kumis_sender *sender, struct kumis_send_
 void kumis_sender_target_clear(struct kumis_sender *sender, struct kumis_send_target *target)
 {
     kumis_sender_flush_target(sender, target);
+    kumis_sender_submit(sender); /* the ring must be done with @target and its socket */
     target->set = FALSE;
     target->fd = -1;
 }
@@ -224,19 +243,21 @@ gboolean kumis_sender_queue(struct kumis_sender *sender, struct kumis_send_targe
     return kumis_sender_commit(sender, target, len);
 }
 
-/* Groups @target's queue into messages: a run of datagrams of one size, optionally ended by
- * one shorter datagram, is one GSO message (the kernel cuts it every `size` bytes); anything
- * else is a message of its own. Returns: the number of messages in sender->msgs. */
-static guint sender_build(struct kumis_sender *s, struct kumis_send_target *t)
+/* Groups @target's queue into messages from msgs[@first] and iov[*@n_iov] on: a run of
+ * datagrams of one size, optionally ended by one shorter datagram, is one GSO message (the
+ * kernel cuts it every `size` bytes); anything else is a message of its own.
+ * Returns: the number of messages built. */
+static guint sender_build(struct kumis_sender *s, struct kumis_send_target *t, guint first,
+                          guint *n_iov)
 {
-    guint n_msgs = 0, n_iov = 0;
+    guint n_msgs = 0;
     gint i = t->queue_head;
     while (i >= 0) {
-        struct msghdr *h = &s->msgs[n_msgs].msg_hdr;
+        struct msghdr *h = &s->msgs[first + n_msgs].msg_hdr;
         memset(h, 0, sizeof *h);
         h->msg_name = &t->addr;
         h->msg_namelen = t->addr_len;
-        h->msg_iov = &s->iov[n_iov];
+        h->msg_iov = &s->iov[*n_iov];
         guint16 size = s->len[i];
         gsize count = 0, total = 0;
         while (i >= 0 && count < (s->gso ? GSO_MAX_SEGMENTS : 1) &&
@@ -244,9 +265,9 @@ static guint sender_build(struct kumis_sender *s, struct kumis_send_target *t)
             guint16 l = s->len[i];
             if (count > 0 && l > size)
                 break;
-            s->iov[n_iov].iov_base = s->data + (gsize)i * KUMIS_SENDER_MAX_DATAGRAM;
-            s->iov[n_iov].iov_len = l;
-            n_iov++;
+            s->iov[*n_iov].iov_base = s->data + (gsize)i * KUMIS_SENDER_MAX_DATAGRAM;
+            s->iov[*n_iov].iov_len = l;
+            (*n_iov)++;
             count++;
             total += l;
             i = s->next[i];
@@ -254,9 +275,10 @@ static guint sender_build(struct kumis_sender *s, struct kumis_send_target *t)
                 break; /* only the last segment may be shorter */
         }
         h->msg_iovlen = count;
+        s->stats.datagrams += count;
         if (count > 1) {
-            h->msg_control = s->cmsg[n_msgs].buf;
-            h->msg_controllen = sizeof s->cmsg[n_msgs].buf;
+            h->msg_control = s->cmsg[first + n_msgs].buf;
+            h->msg_controllen = sizeof s->cmsg[first + n_msgs].buf;
             struct cmsghdr *c = CMSG_FIRSTHDR(h);
             c->cmsg_level = SOL_UDP;
             c->cmsg_type = UDP_SEGMENT;
@@ -288,59 +310,174 @@ static void sender_send_singly(struct kumis_sender *s, struct kumis_send_target 
             .msg_iovlen = 1,
         };
         s->stats.syscalls++;
-        if (sendmsg(t->fd, &one, MSG_DONTWAIT) < 0)
+        if (sendmsg(t->fd, &one, MSG_DONTWAIT) < 0) {
             COUNT(t->dropped, 1);
-        else
+            s->stats.dropped++;
+        } else {
             COUNT(t->sent, 1);
+        }
     }
 }
 
+/* What became of one message: sent, or refused with @err. */
+static void sender_message_done(struct kumis_sender *s, struct kumis_send_target *t,
+                                const struct msghdr *h, int err)
+{
+    if (err == 0) {
+        COUNT(t->sent, h->msg_iovlen);
+    } else if (h->msg_iovlen > 1 && sender_gso_refused(err)) {
+        if (s->gso)
+            GST_WARNING("UDP GSO refused (%s): sending datagrams one by one from now on",
+                        g_strerror(err));
+        s->gso = FALSE;
+        sender_send_singly(s, t, h);
+    } else {
+        COUNT(t->dropped, h->msg_iovlen);
+        s->stats.dropped += h->msg_iovlen;
+        GST_LOG("send to fd %d failed: %s", t->fd, g_strerror(err));
+    }
+}
+
+/* sendmmsg: @t's queue in as few calls as the kernel takes, right now. */
 static void sender_send_target(struct kumis_sender *s, struct kumis_send_target *t)
 {
-    guint n_msgs = sender_build(s, t);
+    guint n_iov = 0;
+    guint n_msgs = sender_build(s, t, 0, &n_iov);
     guint done = 0;
     while (done < n_msgs) {
         s->stats.syscalls++;
         int r = sendmmsg(t->fd, s->msgs + done, n_msgs - done, MSG_DONTWAIT);
         if (r > 0) {
             for (int k = 0; k < r; k++)
-                COUNT(t->sent, s->msgs[done + k].msg_hdr.msg_iovlen);
+                sender_message_done(s, t, &s->msgs[done + k].msg_hdr, 0);
             done += (guint)r;
             continue;
         }
         if (r < 0 && errno == EINTR)
             continue;
         /* The first message not sent failed: retry it without GSO, or count it lost. */
-        const struct msghdr *h = &s->msgs[done].msg_hdr;
-        int err = r < 0 ? errno : 0;
-        if (h->msg_iovlen > 1 && sender_gso_refused(err)) {
-            if (s->gso)
-                GST_WARNING("UDP GSO refused (%s): sending datagrams one by one from now on",
-                            g_strerror(err));
-            s->gso = FALSE;
-            sender_send_singly(s, t, h);
-        } else {
-            COUNT(t->dropped, h->msg_iovlen);
-            GST_LOG("send to fd %d failed: %s", t->fd, g_strerror(err));
-        }
+        sender_message_done(s, t, &s->msgs[done].msg_hdr, r < 0 ? errno : EAGAIN);
         done++;
     }
 }
 
-/* Sends @t's queue, returns its slots to the free list and takes it off the dirty list. */
+/* The ring, unless the kernel or its policy refuses one (ENOSYS, EPERM with
+ * kernel.io_uring_disabled, seccomp) or KUMIS_IO_URING=0 asks for sendmmsg. */
+static void sender_uring_init(struct kumis_sender *s)
+{
+    static gint said = 0; /* the operator hears it once, not once per worker */
+    const char *env = g_getenv("KUMIS_IO_URING");
+    if (env && strcmp(env, "0") == 0) {
+        if (g_atomic_int_compare_and_exchange(&said, 0, 1))
+            g_message("media: KUMIS_IO_URING=0: sending with sendmmsg");
+        return;
+    }
+    /* One operation per message and at most one message per slot: the ring never fills. */
+    guint entries = 1;
+    while (entries < s->n_slots)
+        entries <<= 1;
+    /* SUBMIT_ALL (Linux 5.18): one failing operation (a closed socket) does not hold back the
+     * others of the call. */
+    int r = io_uring_queue_init(entries, &s->ring, IORING_SETUP_SUBMIT_ALL);
+    if (r == -EINVAL)
+        r = io_uring_queue_init(entries, &s->ring, 0);
+    if (r < 0) {
+        if (g_atomic_int_compare_and_exchange(&said, 0, 1))
+            g_message("media: no io_uring here (%s): sending with sendmmsg, one system call per "
+                      "peer and burst",
+                      g_strerror(-r));
+        return;
+    }
+    s->uring = TRUE;
+}
+
+/* io_uring: @t's queue becomes send operations, submitted with everything else flushed in this
+ * main-loop iteration; its slots wait on the in-flight chain. */
+static void sender_prepare_target(struct kumis_sender *s, struct kumis_send_target *t)
+{
+    guint first = s->n_prepared;
+    guint n_msgs = sender_build(s, t, first, &s->n_prepared_iov);
+    for (guint k = first; k < first + n_msgs; k++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+        g_assert(sqe != NULL); /* entries >= slots >= messages prepared (sender_uring_init) */
+        io_uring_prep_sendmsg(sqe, t->fd, &s->msgs[k].msg_hdr, MSG_DONTWAIT);
+        io_uring_sqe_set_data64(sqe, k);
+        s->msg_target[k] = t;
+    }
+    s->n_prepared += n_msgs;
+    if (s->inflight_tail >= 0)
+        s->next[s->inflight_tail] = t->queue_head;
+    else
+        s->inflight_head = t->queue_head;
+    s->inflight_tail = t->queue_tail;
+}
+
+void kumis_sender_submit(struct kumis_sender *sender)
+{
+    struct kumis_sender *s = sender;
+    if (!s->uring || s->n_prepared == 0)
+        return;
+    /* MSG_DONTWAIT: the kernel does each send during the call and completes it (a full socket
+     * buffer fails with EAGAIN instead of waiting for room), so the completions are all there
+     * when it returns. */
+    guint submitted = 0;
+    while (submitted < s->n_prepared) {
+        s->stats.syscalls++;
+        int r = io_uring_submit(&s->ring);
+        if (r == -EINTR)
+            continue;
+        if (r <= 0) {
+            GST_ERROR("io_uring refused %u sends (%s): sending with sendmmsg from now on",
+                      s->n_prepared - submitted, r < 0 ? g_strerror(-r) : "none taken");
+            s->uring = FALSE;
+            break;
+        }
+        submitted += (guint)r;
+    }
+    for (guint done = 0; done < submitted;) {
+        struct io_uring_cqe *cqe;
+        int r = io_uring_wait_cqe(&s->ring, &cqe);
+        if (r == -EINTR)
+            continue;
+        g_assert(r == 0); /* only fails for a ring that was not set up */
+        guint64 k = io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(&s->ring, cqe);
+        g_assert(k < s->n_prepared);
+        sender_message_done(s, s->msg_target[k], &s->msgs[k].msg_hdr, res < 0 ? -res : 0);
+        done++;
+    }
+    /* What the ring did not take (operations are taken in order) goes the old way. */
+    for (guint k = submitted; k < s->n_prepared; k++) {
+        struct kumis_send_target *t = s->msg_target[k];
+        s->stats.syscalls++;
+        int r = (int)sendmsg(t->fd, &s->msgs[k].msg_hdr, MSG_DONTWAIT);
+        sender_message_done(s, t, &s->msgs[k].msg_hdr, r < 0 ? errno : 0);
+    }
+    s->n_prepared = s->n_prepared_iov = 0;
+    if (s->inflight_head >= 0) {
+        s->next[s->inflight_tail] = s->free_head;
+        s->free_head = s->inflight_head;
+        s->inflight_head = s->inflight_tail = -1;
+    }
+}
+
+/* Sends @t's queue (or prepares it for the ring), returns its slots and takes it off the dirty
+ * list. */
 static void sender_flush_one(struct kumis_sender *s, struct kumis_send_target *t)
 {
-    guint64 dropped = t->dropped;
-    if (t->set)
-        sender_send_target(s, t);
-    s->stats.dropped += t->dropped - dropped;
     s->stats.flushes++;
-    for (gint i = t->queue_head; i >= 0;) {
-        gint next = s->next[i];
-        s->next[i] = s->free_head;
-        s->free_head = i;
-        s->stats.datagrams++;
-        i = next;
+    if (s->uring && t->set) {
+        sender_prepare_target(s, t);
+    } else {
+        if (t->set)
+            sender_send_target(s, t);
+        for (gint i = t->queue_head; i >= 0;) {
+            gint next = s->next[i];
+            s->next[i] = s->free_head;
+            s->free_head = i;
+            i = next;
+        }
     }
     t->queued = FALSE;
     t->queue_head = t->queue_tail = -1;
@@ -364,12 +501,14 @@ static void sender_flush_expired(struct kumis_sender *s)
     gint64 now = g_get_monotonic_time();
     while (s->dirty && s->dirty->deadline_us <= now)
         sender_flush_one(s, s->dirty);
+    kumis_sender_submit(s);
 }
 
 void kumis_sender_flush(struct kumis_sender *sender)
 {
     while (sender->dirty)
         sender_flush_one(sender, sender->dirty);
+    kumis_sender_submit(sender);
 }
 
 gboolean kumis_sender_send(struct kumis_sender *sender, struct kumis_send_target *target,
@@ -391,4 +530,5 @@ gboolean kumis_sender_send(struct kumis_sender *sender, struct kumis_send_target
 void kumis_sender_get_stats(const struct kumis_sender *sender, struct kumis_sender_stats *stats)
 {
     *stats = sender->stats;
+    stats->io_uring = sender->uring;
 }

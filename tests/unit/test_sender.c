@@ -1,8 +1,11 @@
 /* Unit tests for media/sender.c over real UDP sockets on 127.0.0.1: datagrams arrive whole and
  * in order per peer, runs of equal sizes go out as one GSO message, a full queue flushes, the
- * main-loop iteration flushes, and a refused send is counted, not fatal. */
+ * main-loop iteration flushes, and a refused send is counted, not fatal. Each test runs twice:
+ * through io_uring (every peer flushed in an iteration in one system call) and through
+ * sendmmsg (KUMIS_IO_URING=0, what a kernel without io_uring gets). */
 #include <errno.h>
 #include <glib.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,10 +62,40 @@ static void expect_received(const struct udp *u, guint peer, const gsize *sizes,
     g_assert_cmpint((int)recv(u->fd, buf, sizeof buf, 0), ==, -1);
 }
 
-static void test_order_and_gso(void)
+/* The mode under test; TRUE when the test must be skipped (no io_uring here). */
+static gboolean mode_set(gconstpointer uring)
 {
+    if (!GPOINTER_TO_INT(uring)) {
+        g_setenv("KUMIS_IO_URING", "0", TRUE);
+        return FALSE;
+    }
+    g_unsetenv("KUMIS_IO_URING");
+    struct io_uring ring;
+    int r = io_uring_queue_init(8, &ring, 0);
+    if (r < 0) {
+        g_autofree char *why = g_strdup_printf("this kernel refuses io_uring: %s", g_strerror(-r));
+        g_test_skip(why);
+        return TRUE;
+    }
+    io_uring_queue_exit(&ring);
+    return FALSE;
+}
+
+static struct kumis_sender *sender_new(gconstpointer uring, GMainContext *ctx, guint slots)
+{
+    struct kumis_sender *sender = kumis_sender_new(ctx, slots);
+    struct kumis_sender_stats st;
+    kumis_sender_get_stats(sender, &st);
+    g_assert_cmpint(st.io_uring, ==, GPOINTER_TO_INT(uring));
+    return sender;
+}
+
+static void test_order_and_gso(gconstpointer uring)
+{
+    if (mode_set(uring))
+        return;
     GMainContext *ctx = g_main_context_new();
-    struct kumis_sender *sender = kumis_sender_new(ctx, 0);
+    struct kumis_sender *sender = sender_new(uring, ctx, 0);
     struct udp out, a, b;
     udp_open(&out);
     udp_open(&a);
@@ -107,9 +140,10 @@ static void test_order_and_gso(void)
     g_assert_cmpuint(st.dropped, ==, 0);
     g_assert_cmpuint(ta.sent, ==, n);
     g_assert_cmpuint(tb.sent, ==, n);
-    /* Far fewer messages than datagrams: the runs went out as GSO messages, two syscalls. */
+    /* Far fewer messages than datagrams: the runs went out as GSO messages, in one system call
+     * for both peers through the ring, one per peer through sendmmsg. */
     g_assert_cmpuint(st.gso_groups, >=, 2 * 3);
-    g_assert_cmpuint(st.syscalls, ==, 2);
+    g_assert_cmpuint(st.syscalls, ==, GPOINTER_TO_INT(uring) ? 1 : 2);
     g_test_message("%u datagrams to 2 peers: %" G_GUINT64_FORMAT " syscalls, %" G_GUINT64_FORMAT
                    " GSO messages",
                    2 * n, st.syscalls, st.gso_groups);
@@ -125,10 +159,12 @@ static void test_order_and_gso(void)
 
 /* The end of a burst (a video frame's marker packet) sends that peer's queue at once, and
  * only that peer's; a datagram sent now overtakes the queue. */
-static void test_flush_target_and_send(void)
+static void test_flush_target_and_send(gconstpointer uring)
 {
+    if (mode_set(uring))
+        return;
     GMainContext *ctx = g_main_context_new();
-    struct kumis_sender *sender = kumis_sender_new(ctx, 0);
+    struct kumis_sender *sender = sender_new(uring, ctx, 0);
     struct udp out, a, b;
     udp_open(&out);
     udp_open(&a);
@@ -148,9 +184,12 @@ static void test_flush_target_and_send(void)
             g_assert_true(kumis_sender_queue(sender, &tb, buf, datagram_make(buf, 4, i, sizes[i])));
         }
         kumis_sender_flush_target(sender, &ta);
+        kumis_sender_submit(sender);
         expect_received(&a, 3, sizes, 3);
         g_assert_cmpint((int)recv(b.fd, buf, sizeof buf, 0), ==, -1);
         kumis_sender_flush_target(sender, &tb);
+        /* Or by the context itself, before it waits. */
+        g_main_context_iteration(ctx, FALSE);
         expect_received(&b, 4, sizes, 3);
     }
     /* Sent now, ahead of what waits in the queue. */
@@ -169,10 +208,12 @@ static void test_flush_target_and_send(void)
     close(b.fd);
 }
 
-static void test_full_queue_flushes(void)
+static void test_full_queue_flushes(gconstpointer uring)
 {
+    if (mode_set(uring))
+        return;
     GMainContext *ctx = g_main_context_new();
-    struct kumis_sender *sender = kumis_sender_new(ctx, 8);
+    struct kumis_sender *sender = sender_new(uring, ctx, 8);
     struct udp out, a;
     udp_open(&out);
     udp_open(&a);
@@ -201,10 +242,12 @@ static void test_full_queue_flushes(void)
     close(a.fd);
 }
 
-static void test_refused_is_counted(void)
+static void test_refused_is_counted(gconstpointer uring)
 {
+    if (mode_set(uring))
+        return;
     GMainContext *ctx = g_main_context_new();
-    struct kumis_sender *sender = kumis_sender_new(ctx, 0);
+    struct kumis_sender *sender = sender_new(uring, ctx, 0);
     struct udp a;
     udp_open(&a);
     /* A socket that is closed by the time of the flush: EBADF for every message. */
@@ -232,10 +275,12 @@ static void test_refused_is_counted(void)
 /* Built in place: a reserved slot committed is queued like a copy; one cancelled (a packet the
  * router dropped after reserving) goes back unsent, and slots reserved and cancelled over and
  * over never run the queue dry (8 slots, 30 rounds). */
-static void test_reserve_commit_cancel(void)
+static void test_reserve_commit_cancel(gconstpointer uring)
 {
+    if (mode_set(uring))
+        return;
     GMainContext *ctx = g_main_context_new();
-    struct kumis_sender *sender = kumis_sender_new(ctx, 8);
+    struct kumis_sender *sender = sender_new(uring, ctx, 8);
     struct udp out, a;
     udp_open(&out);
     udp_open(&a);
@@ -264,6 +309,7 @@ static void test_reserve_commit_cancel(void)
     g_assert_nonnull(kumis_sender_reserve(sender));
     kumis_sender_cancel(sender);
     kumis_sender_flush_target(sender, &ta);
+    kumis_sender_submit(sender);
     expect_received(&a, 9, sizes, sent);
     g_assert_cmpuint(sent, ==, 4);
     kumis_sender_free(sender);
@@ -272,13 +318,73 @@ static void test_reserve_commit_cancel(void)
     close(a.fd);
 }
 
+/* A video frame's burst to many peers: each peer's queue flushed in turn (the router does this at
+ * the frame's marker), all of it reaches the kernel in one system call through the ring, and
+ * every peer gets its own packets in order. The slots come back: the same again fits in a
+ * queue of 64 slots (three times). */
+static void test_many_peers_one_call(gconstpointer uring)
+{
+    if (mode_set(uring))
+        return;
+    enum { PEERS = 20, FRAME = 3 };
+    GMainContext *ctx = g_main_context_new();
+    struct kumis_sender *sender = sender_new(uring, ctx, 64);
+    struct udp out, peer[PEERS];
+    struct kumis_send_target t[PEERS];
+    udp_open(&out);
+    for (guint p = 0; p < PEERS; p++) {
+        udp_open(&peer[p]);
+        memset(&t[p], 0, sizeof t[p]);
+        g_assert_true(kumis_sender_target_set(
+            sender, &t[p], out.fd, (struct sockaddr *)&peer[p].addr, sizeof peer[p].addr));
+    }
+    gsize sizes[FRAME] = {1000, 1000, 400};
+    guint8 buf[2048];
+    for (guint round = 0; round < 3; round++) {
+        struct kumis_sender_stats before, after;
+        kumis_sender_get_stats(sender, &before);
+        for (guint p = 0; p < PEERS; p++) {
+            for (guint i = 0; i < FRAME; i++)
+                g_assert_true(
+                    kumis_sender_queue(sender, &t[p], buf, datagram_make(buf, p, i, sizes[i])));
+            kumis_sender_flush_target(sender, &t[p]);
+        }
+        g_main_context_iteration(ctx, FALSE);
+        kumis_sender_get_stats(sender, &after);
+        g_assert_cmpuint(after.syscalls - before.syscalls, ==, GPOINTER_TO_INT(uring) ? 1 : PEERS);
+        for (guint p = 0; p < PEERS; p++)
+            expect_received(&peer[p], p, sizes, FRAME);
+    }
+    for (guint p = 0; p < PEERS; p++) {
+        g_assert_cmpuint(t[p].sent, ==, 3 * FRAME);
+        kumis_sender_target_clear(sender, &t[p]);
+        close(peer[p].fd);
+    }
+    kumis_sender_free(sender);
+    g_main_context_unref(ctx);
+    close(out.fd);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/sender/order-and-gso", test_order_and_gso);
-    g_test_add_func("/sender/flush-target-and-send", test_flush_target_and_send);
-    g_test_add_func("/sender/full-queue-flushes", test_full_queue_flushes);
-    g_test_add_func("/sender/refused-is-counted", test_refused_is_counted);
-    g_test_add_func("/sender/reserve-commit-cancel", test_reserve_commit_cancel);
+    static const struct {
+        const char *name;
+        GTestDataFunc func;
+    } tests[] = {
+        {"order-and-gso", test_order_and_gso},
+        {"flush-target-and-send", test_flush_target_and_send},
+        {"full-queue-flushes", test_full_queue_flushes},
+        {"refused-is-counted", test_refused_is_counted},
+        {"reserve-commit-cancel", test_reserve_commit_cancel},
+        {"many-peers-one-call", test_many_peers_one_call},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(tests); i++) {
+        for (int uring = 1; uring >= 0; uring--) {
+            g_autofree char *path =
+                g_strdup_printf("/sender/%s/%s", uring ? "io_uring" : "sendmmsg", tests[i].name);
+            g_test_add_data_func(path, GINT_TO_POINTER(uring), tests[i].func);
+        }
+    }
     return g_test_run();
 }
