@@ -62,6 +62,12 @@ struct sfu_track {
     struct router_source *source;
 };
 
+/* A track this peer is to receive that found its down connection full. */
+struct sfu_wait {
+    struct sfu_track *track; /* borrowed: track_free takes it off every wait list */
+    gboolean told;           /* the participant was told (on_track_waiting) */
+};
+
 /* A track this peer receives. */
 struct sfu_sub {
     struct sfu_track *track;
@@ -80,7 +86,9 @@ struct sfu_peer {
     GPtrArray *tracks; /* struct sfu_track* (owned) */
     gboolean subscribed;
     struct sdp_mline_table *mlines;
-    GPtrArray *subs; /* struct sfu_sub* (owned) */
+    GPtrArray *subs;      /* struct sfu_sub* (owned) */
+    GPtrArray *waiting;   /* struct sfu_wait* (owned): tracks with no m-line yet, oldest first */
+    gboolean mline_freed; /* an m-line was freed since the last down offer went out */
     struct sdp_session *down_offer;
     gboolean down_offer_pending, down_dirty, down_remote_set, up_remote_set;
     int max_layer;
@@ -265,8 +273,146 @@ static void local_of(const struct sfu_peer *peer, const struct sfu_conn *c, stru
 
 /* The down connection -------------------------------------------------------------------- */
 
+static const char *track_kind(const struct sfu_track *track)
+{
+    return track->video ? "video" : "audio";
+}
+
+/* Creates the down connection for the first track the participant is to receive. */
+static gboolean down_ensure(struct sfu_peer *peer)
+{
+    if (peer->down != NULL)
+        return TRUE;
+    g_autoptr(GError) error = NULL;
+    peer->down = conn_new(peer, SFU_PC_DOWN, &error);
+    if (peer->down == NULL) {
+        g_warning("sfu: %s: no down connection: %s", peer->id, error->message);
+        return FALSE;
+    }
+    router_peer_set_down(peer->rp, peer->down->transport);
+    return TRUE;
+}
+
+/* Puts @track on an m-line of @peer's down connection and starts forwarding it there. Fails
+ * (SDP_ERROR_TOO_LARGE) when no m-line of its kind is free and all SDP_MAX_MEDIA are in use.
+ * Returns: (transfer none) the mid, or NULL with @error. */
+static const char *sub_place(struct sfu_peer *peer, struct sfu_track *track, GError **error)
+{
+    guint32 ssrc = g_random_int() | 1, rtx = track->video ? g_random_int() | 1 : 0;
+    g_autofree char *track_id = g_strdup_printf("%s-%s", track->peer->id, track->mid);
+    struct sdp_out_track *out = sdp_out_track_new(track->video ? SDP_KIND_VIDEO : SDP_KIND_AUDIO,
+                                                  track->stream_id, track_id, "kumis", ssrc, rtx);
+    sdp_out_track_add_default_codecs(out, track->video_codec);
+    const char *mid = sdp_mline_table_add(peer->mlines, out, error);
+    if (mid == NULL)
+        return NULL;
+    struct router_sink_desc desc = {
+        .ssrc = ssrc,
+        .pt = track->video ? sdp_out_video_pt(track->video_codec) : 111,
+        .ext_abs_send_time = 2, /* sdp.c's down offers: abs-send-time is extmap 2 */
+        .rtx_ssrc = rtx,
+        .rtx_pt = rtx ? sdp_out_video_pt(track->video_codec) + 1 : 0, /* sdp_negotiate.c */
+    };
+    struct sfu_sub *sub = g_new0(struct sfu_sub, 1);
+    sub->track = track;
+    sub->mid = g_strdup(mid);
+    sub->sink = router_sink_new(peer->rp, track->source, &desc);
+    router_sink_set_max_layer(sub->sink, peer->max_layer);
+    g_ptr_array_add(peer->subs, sub);
+    peer->down_dirty = TRUE;
+    return sub->mid;
+}
+
+/* The m-line table refused waiting entry @i with @error. A full table: the track keeps its
+ * place and the participant is told, once. Anything else cannot get better by waiting: the
+ * entry is dropped. Returns: TRUE when the track still waits. */
+static gboolean wait_refused(struct sfu_peer *peer, guint i, const GError *error)
+{
+    struct sfu_wait *w = g_ptr_array_index(peer->waiting, i);
+    if (!g_error_matches(error, SDP_ERROR, SDP_ERROR_TOO_LARGE)) {
+        g_warning("sfu: %s cannot receive %s's %s track %s: %s", peer->id, w->track->peer->id,
+                  track_kind(w->track), w->track->mid, error->message);
+        g_ptr_array_remove_index(peer->waiting, i);
+        return FALSE;
+    }
+    if (!w->told) {
+        w->told = TRUE;
+        g_message("sfu: %s: %s; %s's %s track waits for one to free", peer->id, error->message,
+                  w->track->peer->id, track_kind(w->track));
+        if (peer->sfu->listener.on_track_waiting)
+            peer->sfu->listener.on_track_waiting(peer->user, w->track->peer->id,
+                                                 w->track->stream_id, track_kind(w->track));
+    }
+    return TRUE;
+}
+
+/* Places the waiting tracks, oldest first, on the free m-lines; one that does not fit (a free
+ * audio m-line does not take video) keeps its place. Called only just after a down offer went
+ * out, so every free m-line has been offered inactive at least once: Chromium fires ontrack
+ * only when a transceiver starts receiving (W3C webrtc-pc §4.4.1.6, [[FiredDirection]]), so an
+ * m-line that went from one track straight to another in one offer would bring the new track
+ * without the client ever hearing of it. The tracks placed go into the next offer. */
+static void waiting_place(struct sfu_peer *peer)
+{
+    for (guint i = 0; i < peer->waiting->len;) {
+        struct sfu_wait *w = g_ptr_array_index(peer->waiting, i);
+        g_autoptr(GError) error = NULL;
+        const char *mid = sub_place(peer, w->track, &error);
+        if (mid != NULL) {
+            g_message("sfu: %s: %s's waiting %s track goes on mid %s", peer->id, w->track->peer->id,
+                      track_kind(w->track), mid);
+            g_ptr_array_remove_index(peer->waiting, i);
+        } else if (wait_refused(peer, i, error)) {
+            i++;
+        }
+    }
+}
+
+/* @peer is to receive @track: on a free m-line, else on the wait list. While an m-line freed
+ * since the last offer is not reusable yet (waiting_place), the track waits for that offer.
+ * Otherwise the last waiting_place left no free m-line that a waiting track fits, so a track
+ * that finds one here overtakes nobody. */
+static void sub_add(struct sfu_peer *peer, struct sfu_track *track)
+{
+    if (!down_ensure(peer))
+        return;
+    g_autoptr(GError) error = NULL;
+    if (!peer->mline_freed && sub_place(peer, track, &error) != NULL)
+        return;
+    struct sfu_wait *w = g_new0(struct sfu_wait, 1);
+    w->track = track;
+    g_ptr_array_add(peer->waiting, w);
+    if (error != NULL)
+        wait_refused(peer, peer->waiting->len - 1, error);
+}
+
+static void sub_free(struct sfu_sub *sub)
+{
+    router_sink_close(sub->sink);
+    g_free(sub->mid);
+    g_free(sub);
+}
+
+/* @peer no longer receives @track: it leaves the wait list, or its m-line is freed. */
+static void sub_remove_track(struct sfu_peer *peer, struct sfu_track *track)
+{
+    for (guint i = peer->waiting->len; i-- > 0;)
+        if (((struct sfu_wait *)g_ptr_array_index(peer->waiting, i))->track == track)
+            g_ptr_array_remove_index(peer->waiting, i);
+    for (guint i = peer->subs->len; i-- > 0;) {
+        struct sfu_sub *sub = g_ptr_array_index(peer->subs, i);
+        if (sub->track != track)
+            continue;
+        sdp_mline_table_remove(peer->mlines, sub->mid);
+        g_ptr_array_remove_index(peer->subs, i);
+        peer->down_dirty = TRUE;
+        peer->mline_freed = TRUE;
+    }
+}
+
 /* Sends the next down offer when something changed and no offer is waiting for its answer
- * (JSEP: one offer at a time; changes made meanwhile go into the next one). */
+ * (JSEP: one offer at a time; changes made meanwhile go into the next one). Then the m-lines
+ * that offer shows inactive may take waiting tracks. */
 static void down_renegotiate(struct sfu_peer *peer)
 {
     if (!peer->down_dirty || peer->down_offer_pending || peer->down == NULL ||
@@ -282,66 +428,11 @@ static void down_renegotiate(struct sfu_peer *peer)
     peer->down_offer = offer;
     peer->down_offer_pending = TRUE;
     peer->down_dirty = FALSE;
+    peer->mline_freed = FALSE;
     g_free(peer->down->bundle_mid);
     peer->down->bundle_mid = g_strdup(first_mid(offer));
     peer->sfu->listener.on_down_offer(peer->user, text);
-}
-
-static void sub_add(struct sfu_peer *peer, struct sfu_track *track)
-{
-    if (peer->down == NULL) {
-        g_autoptr(GError) error = NULL;
-        peer->down = conn_new(peer, SFU_PC_DOWN, &error);
-        if (peer->down == NULL) {
-            g_warning("sfu: %s: no down connection: %s", peer->id, error->message);
-            return;
-        }
-        router_peer_set_down(peer->rp, peer->down->transport);
-    }
-    guint32 ssrc = g_random_int() | 1, rtx = track->video ? g_random_int() | 1 : 0;
-    g_autofree char *track_id = g_strdup_printf("%s-%s", track->peer->id, track->mid);
-    struct sdp_out_track *out = sdp_out_track_new(track->video ? SDP_KIND_VIDEO : SDP_KIND_AUDIO,
-                                                  track->stream_id, track_id, "kumis", ssrc, rtx);
-    sdp_out_track_add_default_codecs(out, track->video_codec);
-    g_autoptr(GError) error = NULL;
-    const char *mid = sdp_mline_table_add(peer->mlines, out, &error);
-    if (mid == NULL) {
-        g_warning("sfu: %s cannot receive %s: %s", peer->id, track_id, error->message);
-        return;
-    }
-    struct router_sink_desc desc = {
-        .ssrc = ssrc,
-        .pt = track->video ? sdp_out_video_pt(track->video_codec) : 111,
-        .ext_abs_send_time = 2, /* sdp.c's down offers: abs-send-time is extmap 2 */
-        .rtx_ssrc = rtx,
-        .rtx_pt = rtx ? sdp_out_video_pt(track->video_codec) + 1 : 0, /* sdp_negotiate.c */
-    };
-    struct sfu_sub *sub = g_new0(struct sfu_sub, 1);
-    sub->track = track;
-    sub->mid = g_strdup(mid);
-    sub->sink = router_sink_new(peer->rp, track->source, &desc);
-    router_sink_set_max_layer(sub->sink, peer->max_layer);
-    g_ptr_array_add(peer->subs, sub);
-    peer->down_dirty = TRUE;
-}
-
-static void sub_free(struct sfu_sub *sub)
-{
-    router_sink_close(sub->sink);
-    g_free(sub->mid);
-    g_free(sub);
-}
-
-static void sub_remove_track(struct sfu_peer *peer, struct sfu_track *track)
-{
-    for (guint i = peer->subs->len; i-- > 0;) {
-        struct sfu_sub *sub = g_ptr_array_index(peer->subs, i);
-        if (sub->track != track)
-            continue;
-        sdp_mline_table_remove(peer->mlines, sub->mid);
-        g_ptr_array_remove_index(peer->subs, i);
-        peer->down_dirty = TRUE;
-    }
+    waiting_place(peer);
 }
 
 /* Every subscribed peer but the publisher gets @track. */
@@ -632,6 +723,7 @@ struct sfu_peer *sfu_peer_new(struct sfu *sfu, const char *participant_id, void 
     peer->rp = router_peer_new(sfu->router, peer->worker);
     peer->tracks = g_ptr_array_new();
     peer->subs = g_ptr_array_new_with_free_func((GDestroyNotify)sub_free);
+    peer->waiting = g_ptr_array_new_with_free_func(g_free);
     peer->mlines = sdp_mline_table_new();
     peer->max_layer = -1;
     peer->session_id = ((guint64)g_random_int() << 20) | 1;
@@ -655,6 +747,7 @@ void sfu_peer_free(struct sfu_peer *peer)
     struct sfu *sfu = peer->sfu;
     g_ptr_array_remove(sfu->peers, peer);
     g_ptr_array_set_size(peer->subs, 0); /* closes our sinks */
+    g_ptr_array_set_size(peer->waiting, 0);
     while (peer->tracks->len > 0) {
         struct sfu_track *t = g_ptr_array_steal_index(peer->tracks, peer->tracks->len - 1);
         track_free(t);
@@ -666,6 +759,7 @@ void sfu_peer_free(struct sfu_peer *peer)
         sdp_session_free(peer->down_offer);
     sdp_mline_table_free(peer->mlines);
     g_ptr_array_unref(peer->subs);
+    g_ptr_array_unref(peer->waiting);
     g_ptr_array_unref(peer->tracks);
     g_free(peer->id);
     g_free(peer);
@@ -714,6 +808,13 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
                       (json_int_t)st.bwe_bps));
     }
     json_object_set_new(root, "receiving", subs);
+    json_t *waiting = json_array();
+    for (guint i = 0; i < peer->waiting->len; i++) {
+        const struct sfu_track *t = ((struct sfu_wait *)g_ptr_array_index(peer->waiting, i))->track;
+        json_array_append_new(waiting, json_pack("{s:s, s:s, s:s}", "from", t->peer->id, "stream",
+                                                 t->stream_id, "kind", track_kind(t)));
+    }
+    json_object_set_new(root, "waiting", waiting);
     json_t *tracks = json_array();
     for (guint i = 0; i < peer->tracks->len; i++) {
         struct sfu_track *t = g_ptr_array_index(peer->tracks, i);

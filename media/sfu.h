@@ -39,6 +39,12 @@ struct sfu_listener {
      * rejected the m-line or left the codec out. The track is not sent to it. */
     void (*on_track_unsupported)(void *peer_user, const char *publisher_id, const char *stream_id,
                                  const char *mid, const char *kind, const char *codec);
+    /* The participant's down connection has every m-line (SDP_MAX_MEDIA) in use: @publisher_id's
+     * @kind track of stream @stream_id waits, oldest first, for one of its kind to free (a
+     * speaker leaves or stops a track) and then simply arrives in a later down offer. Called
+     * once per waiting track. */
+    void (*on_track_waiting)(void *peer_user, const char *publisher_id, const char *stream_id,
+                             const char *kind);
 };
 
 /* Starts the media workers and makes the daemon's DTLS certificate.
@@ -68,7 +74,8 @@ gboolean sfu_peer_down_answer(struct sfu_peer *peer, const char *sdp, GError **e
 gboolean sfu_peer_add_candidate(struct sfu_peer *peer, enum sfu_pc pc, const char *candidate,
                                 GError **error);
 
-/* Starts receiving: from now on the peer's down connection carries every published track. */
+/* Starts receiving: from now on the peer's down connection carries every published track (one
+ * that finds no free m-line waits for one: on_track_waiting). */
 void sfu_peer_subscribe(struct sfu_peer *peer);
 
 /* What the participant wants to see of video: "low", "high" or "auto". */

@@ -199,8 +199,21 @@ static void on_track_unsupported(void *peer_user, const char *publisher_id, cons
     sig_conn_send(session->conn, msg);
 }
 
-static const struct sfu_listener sfu_events = {on_candidate, on_down_offer, on_state,
-                                               on_active_speaker, on_track_unsupported};
+/* The participant's down connection is full: the track arrives once an m-line frees. */
+static void on_track_waiting(void *peer_user, const char *publisher_id, const char *stream_id,
+                             const char *kind)
+{
+    struct session *session = peer_user;
+    json_t *msg = sig_reply_new("track-waiting", NULL);
+    json_object_set_new(msg, "participant", json_string(publisher_id));
+    json_object_set_new(msg, "stream", json_string(stream_id));
+    json_object_set_new(msg, "kind", json_string(kind));
+    sig_conn_send(session->conn, msg);
+}
+
+static const struct sfu_listener sfu_events = {
+    on_candidate,      on_down_offer,        on_state,
+    on_active_speaker, on_track_unsupported, on_track_waiting};
 
 gboolean media_sfu_start(struct kumis_server *server, GError **error)
 {

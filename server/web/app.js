@@ -117,6 +117,13 @@ const handlers = {
     state.alert = { kind: 'info', key, vars: { name: who, codec: String(msg.codec ?? '') } };
     render();
   },
+  // Too many speakers for our down connection: the track comes by itself once a place frees.
+  'track-waiting'(msg) {
+    const who = state.people.get(msg.participant)?.name || String(msg.participant ?? '');
+    const key = msg.kind === 'audio' ? 'media.waiting.audio' : 'media.waiting.video';
+    state.alert = { kind: 'info', key, vars: { name: who } };
+    render();
+  },
 };
 
 const STRING_OF_ERROR = {

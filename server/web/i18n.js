@@ -66,6 +66,8 @@ export const STRINGS = {
     'info.left': 'Anda telah keluar dari forum.',
     'media.unsupported.video': 'Browser ini tidak dapat memutar video {name} (codec {codec}). Coba Chrome, Edge atau Firefox versi terbaru.',
     'media.unsupported.audio': 'Browser ini tidak dapat memutar suara {name} (codec {codec}). Coba Chrome, Edge atau Firefox versi terbaru.',
+    'media.waiting.video': 'Sedang banyak yang berbicara: video {name} akan tampil begitu ada tempat.',
+    'media.waiting.audio': 'Sedang banyak yang berbicara: suara {name} akan terdengar begitu ada tempat.',
   },
   en: {
     'page.title': 'kumis forum',
@@ -127,6 +129,8 @@ export const STRINGS = {
     'info.left': 'You have left the forum.',
     'media.unsupported.video': 'This browser cannot play the video of {name} (codec {codec}). Try a recent Chrome, Edge or Firefox.',
     'media.unsupported.audio': 'This browser cannot play the audio of {name} (codec {codec}). Try a recent Chrome, Edge or Firefox.',
+    'media.waiting.video': 'Many people are speaking: the video of {name} will appear as soon as there is room.',
+    'media.waiting.audio': 'Many people are speaking: the audio of {name} will play as soon as there is room.',
   },
 };
 

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "media/sdp.h"
+#include "server/config.h"
+#include "signaling/protocol.h"
 
 #define SDP_DIR KUMIS_SOURCE_DIR "/tests/unit/sdp/"
 
@@ -548,11 +550,11 @@ static void test_parse_errors(void)
     g_autofree char *big = g_strnfill(SDP_MAX_BYTES + 1, 'a');
     parse_fails(big, SDP_MAX_BYTES + 1, SDP_ERROR_TOO_LARGE, "over the limit of 65536");
 
-    /* 33 m-lines */
+    /* 65 m-lines */
     GString *many = g_string_new("v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n");
-    for (int i = 0; i < 33; i++)
+    for (int i = 0; i < SDP_MAX_MEDIA + 1; i++)
         g_string_append(many, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
-    parse_fails(many->str, many->len, SDP_ERROR_TOO_LARGE, "33 m-lines, over the limit of 32");
+    parse_fails(many->str, many->len, SDP_ERROR_TOO_LARGE, "65 m-lines, over the limit of 64");
     g_string_free(many, TRUE);
 
     /* 65 payload types on one m-line */
@@ -762,6 +764,131 @@ static void test_down_table_limits(void)
     sdp_mline_table_free(table);
 }
 
+/* Takes transport-wide congestion control out of @offer as media/sfu.c does with every down
+ * offer (kumis reads REMB from subscribers). */
+static void strip_twcc(struct sdp_session *offer)
+{
+    for (guint i = 0; i < offer->media->len; i++) {
+        struct sdp_media *m = media(offer, i);
+        for (guint e = m->extmaps->len; e-- > 0;)
+            if (strcmp(((struct sdp_extmap *)g_ptr_array_index(m->extmaps, e))->uri,
+                       SDP_EXT_TWCC) == 0)
+                g_ptr_array_remove_index(m->extmaps, e);
+        for (guint c = 0; c < m->codecs->len; c++)
+            for (guint f = codec(m, c)->rtcp_fb->len; f-- > 0;)
+                if (strcmp(g_ptr_array_index(codec(m, c)->rtcp_fb, f), "transport-cc") == 0)
+                    g_ptr_array_remove_index(codec(m, c)->rtcp_fb, f);
+    }
+}
+
+/* Chromium's answer to @offer, each m-line stamped from its real answer to an m-line of the
+ * same kind (chromium-answer-down-3.sdp: mid 0 audio with two candidates, mid 1 video offered
+ * as VP8 and H.264, mid 2 audio); without its transport-cc lines unless @twcc. */
+static char *chromium_answer_like(const struct sdp_session *offer, gboolean twcc)
+{
+    g_autofree char *captured = load("chromium-answer-down-3.sdp");
+    g_autofree char *real =
+        twcc ? g_strdup(captured) : replace(captured, "^a=[^\r]*transport-(cc|wide)[^\r]*\r\n", "");
+    char *part[4] = {real, NULL, NULL, NULL}; /* the session, then its three m-lines */
+    for (guint i = 1; i < 4; i++) {
+        char *m = strstr(part[i - 1], "\r\nm=");
+        g_assert_nonnull(m);
+        part[i] = m + 2;
+    }
+    g_assert_null(strstr(part[3], "\r\nm="));
+    GString *group = g_string_new("a=group:BUNDLE");
+    GString *body = g_string_new(NULL);
+    for (guint i = 0; i < offer->media->len; i++) {
+        const struct sdp_media *m = media(offer, i);
+        const char *from = m->kind == SDP_KIND_VIDEO ? part[2] : i == 0 ? part[1] : part[3];
+        const char *to = from == part[3] ? NULL : from == part[2] ? part[3] : part[2];
+        g_autofree char *block = to ? g_strndup(from, to - from) : g_strdup(from);
+        g_autofree char *mid = g_strdup_printf("a=mid:%s\r\n", m->mid);
+        g_autofree char *stamped = replace(block, "^a=mid:[0-9]+\r\n", mid);
+        g_string_append(body, stamped);
+        g_string_append_printf(group, " %s", m->mid);
+    }
+    g_autofree char *session = g_strndup(part[0], part[1] - part[0]);
+    g_autofree char *group_line = g_string_free(group, FALSE);
+    g_autofree char *header = replace(session, "^a=group:BUNDLE[ 0-9]*", group_line);
+    g_autofree char *text = g_string_free(body, FALSE);
+    return g_strconcat(header, text, NULL);
+}
+
+struct down_sizes {
+    gsize offer, answer, message; /* bytes: our offer, Chromium's answer, that as signaling */
+};
+
+/* Our offer of SDP_MAX_MEDIA m-lines, half audio, half video from publishers that send H.264
+ * (a video m-line then offers VP8 and H.264, each with rtx: the longest kumis writes), with
+ * participant ids of four digits and ten-digit SSRCs; Chromium's answer to it, which must pass
+ * our parser, the answer check, and the signaling's own parser (its "sdp" field limit and the
+ * default max_message_bytes) as the web client sends it (JSON.stringify escapes CR and LF).
+ * Without @twcc transport-cc is stripped as in production. */
+static struct down_sizes down_full(gboolean twcc)
+{
+    struct sdp_mline_table *table = sdp_mline_table_new();
+    for (guint i = 0; i < SDP_MAX_MEDIA; i++) {
+        g_autofree char *stream = g_strdup_printf("p%u", 1000 + i / 2);
+        g_autofree char *id = g_strdup_printf("%s-%u", stream, i % 2);
+        add(table, track(i % 2 ? SDP_KIND_VIDEO : SDP_KIND_AUDIO, stream, id, 0x7f000000 + i * 2));
+    }
+    GPtrArray *cands = local_candidates();
+    struct sdp_local local = local_params(cands);
+    struct sdp_session *written = sdp_down_offer_new(table, &local);
+    if (!twcc)
+        strip_twcc(written);
+    g_autofree char *offer_text = sdp_session_write(written);
+    sdp_session_free(written);
+    struct sdp_session *offer = parse_ok(offer_text);
+    g_assert_cmpuint(offer->media->len, ==, SDP_MAX_MEDIA);
+
+    g_autofree char *answer_text = chromium_answer_like(offer, twcc);
+    struct sdp_session *answer = parse_ok(answer_text);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(sdp_down_answer_check(offer, answer, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(answer->media->len, ==, SDP_MAX_MEDIA);
+
+    json_t *msg = json_pack("{s:s, s:s, s:s}", "type", "answer", "pc", "down", "sdp", answer_text);
+    char *json = json_dumps(msg, JSON_COMPACT);
+    struct kumis_config *config = kumis_config_load(NULL, &error);
+    g_assert_no_error(error);
+    struct sig_message parsed;
+    struct sig_parse_error perr;
+    if (!sig_message_parse(json, strlen(json), config->max_message_bytes, &parsed, &perr))
+        g_error("the browser's answer to a full down offer does not pass: %s", perr.message);
+    g_assert_cmpstr(sig_message_string(&parsed, "sdp"), ==, answer_text);
+    sig_message_clear(&parsed);
+
+    struct down_sizes sizes = {strlen(offer_text), strlen(answer_text), strlen(json)};
+    g_test_message("%u m-lines%s: our offer %" G_GSIZE_FORMAT
+                   " bytes, Chromium's answer %" G_GSIZE_FORMAT " bytes, %" G_GSIZE_FORMAT
+                   " as a signaling message",
+                   SDP_MAX_MEDIA, twcc ? " (transport-cc kept)" : "", sizes.offer, sizes.answer,
+                   sizes.message);
+    g_assert_cmpuint(sizes.offer, <=, SDP_MAX_BYTES);
+    kumis_config_free(config);
+    free(json);
+    json_decref(msg);
+    sdp_session_free(answer);
+    sdp_session_free(offer);
+    g_ptr_array_unref(cands);
+    sdp_mline_table_free(table);
+    return sizes;
+}
+
+/* The largest down negotiation fits every limit: as kumis sends it with room to spare (a tenth
+ * of each limit), and even with transport-cc left in (what the captured answer has). */
+static void test_down_full(void)
+{
+    struct down_sizes sizes = down_full(FALSE);
+    g_assert_cmpuint(sizes.offer, <=, SDP_MAX_BYTES * 9 / 10);
+    g_assert_cmpuint(sizes.answer, <=, SDP_MAX_BYTES * 9 / 10);
+    g_assert_cmpuint(sizes.message, <=, 65536 * 9 / 10); /* the default max_message_bytes */
+    down_full(TRUE);
+}
+
 /* Chromium's real answers to the offers of down_scenario (capture.mjs "answers"). */
 static void test_down_chromium(void)
 {
@@ -843,5 +970,6 @@ int main(int argc, char **argv)
     g_test_add_func("/sdp/down/offer", test_down_offer);
     g_test_add_func("/sdp/down/limits", test_down_table_limits);
     g_test_add_func("/sdp/down/chromium", test_down_chromium);
+    g_test_add_func("/sdp/down/full", test_down_full);
     return g_test_run();
 }
