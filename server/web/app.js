@@ -117,11 +117,12 @@ const handlers = {
     state.alert = { kind: 'info', key, vars: { name: who, codec: String(msg.codec ?? '') } };
     render();
   },
-  // Too many speakers for our down connection: the track comes by itself once a place frees.
+  // Too many speakers for our down connection: the track comes by itself once a place frees,
+  // and the notice goes when it does (trackArrived).
   'track-waiting'(msg) {
     const who = state.people.get(msg.participant)?.name || String(msg.participant ?? '');
     const key = msg.kind === 'audio' ? 'media.waiting.audio' : 'media.waiting.video';
-    state.alert = { kind: 'info', key, vars: { name: who } };
+    state.alert = { kind: 'info', key, vars: { name: who }, stream: msg.stream, track: msg.kind };
     render();
   },
 };
@@ -160,6 +161,7 @@ function mediaSession() {
     media = import('./media.js')
       .then(({ MediaSession }) => new MediaSession((m) => conn.send(m), {
         onStream: addVideo,
+        onTrack: trackArrived,
         onStreamGone: (id) => document.querySelector(`video[data-stream="${CSS.escape(id)}"]`)?.remove(),
         onState: () => {},
         onScreenEnded: () => { state.sharing = false; render(); },
@@ -167,6 +169,14 @@ function mediaSession() {
       .catch(() => null);
   }
   return media;
+}
+
+// A track we were told to wait for (track-waiting) has come: its notice is no longer true.
+function trackArrived(streamId, kind) {
+  if (state.alert?.stream === streamId && state.alert.track === kind) {
+    state.alert = null;
+    render();
+  }
 }
 
 function addVideo(id, stream) {

@@ -31,11 +31,13 @@ function settled(pc, ms) {
 }
 
 export class MediaSession {
-  // send(msg): sends a signaling message; onTrack(streamId, stream), onRemoveStream(streamId)
-  constructor(send, { onStream = () => {}, onStreamGone = () => {}, onState = () => {},
-    onScreenEnded = () => {} } = {}) {
+  // send(msg): sends a signaling message; onStream(streamId, stream) for a stream's first track,
+  // onTrack(streamId, kind) for every track received, onStreamGone(streamId)
+  constructor(send, { onStream = () => {}, onTrack = () => {}, onStreamGone = () => {},
+    onState = () => {}, onScreenEnded = () => {} } = {}) {
     this.send = send;
     this.onStream = onStream;
+    this.onTrack = onTrack;
     this.onStreamGone = onStreamGone;
     this.onState = onState;
     this.onScreenEnded = onScreenEnded;
@@ -159,6 +161,7 @@ export class MediaSession {
         this.streams.set(stream.id, stream);
         this.onStream(stream.id, stream);
       }
+      this.onTrack(stream.id, e.track.kind);
       stream.onremovetrack = () => {
         if (stream.getTracks().length === 0) {
           this.streams.delete(stream.id);
