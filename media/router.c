@@ -353,33 +353,53 @@ static void peer_publish_sinks(struct router_peer *peer)
 struct keyframe_request {
     struct router_source *source;
     int layer;
+    gboolean deferred; /* the one held back to the end of the throttle gap */
 };
-
-/* Source worker: sends a PLI (RFC 4585 §6.3.1) for @layer to the publisher, throttled. */
-static gboolean keyframe_request_run(gpointer data)
-{
-    struct keyframe_request *kr = data;
-    struct router_source *s = kr->source;
-    struct layer *l = &s->layers[CLAMP(kr->layer, 0, (int)s->d.n_layers - 1)];
-    guint32 ssrc = atomic_load(&l->ssrc);
-    gint64 now = g_get_monotonic_time();
-    struct kumis_transport *up = s->peer->up;
-    if (ssrc == 0 || up == NULL || atomic_load(&s->closed) ||
-        now - l->last_keyframe_request < KEYFRAME_REQUEST_GAP_US)
-        return G_SOURCE_REMOVE;
-    l->last_keyframe_request = now;
-    guint8 buf[64 + 32];
-    gssize n = kumis_rtcp_build_pli(buf, 64, s->peer->rtcp_ssrc, ssrc);
-    if (n > 0)
-        kumis_transport_send_rtcp(up, buf, (gsize)n, sizeof buf);
-    return G_SOURCE_REMOVE;
-}
 
 static void keyframe_request_free(gpointer data)
 {
     struct keyframe_request *kr = data;
     source_unref(kr->source);
     g_free(kr);
+}
+
+/* Source worker: sends a PLI (RFC 4585 §6.3.1) for @layer to the publisher, at most one per
+ * KEYFRAME_REQUEST_GAP_US. A request inside the gap is not dropped but sent once at its end:
+ * a subscriber whose connection came up just after a keyframe went by gets the next one
+ * within the gap, not after its own next try (kumis_layer_selector_should_pli, 500 ms). */
+static gboolean keyframe_request_run(gpointer data)
+{
+    struct keyframe_request *kr = data;
+    struct router_source *s = kr->source;
+    struct layer *l = &s->layers[CLAMP(kr->layer, 0, (int)s->d.n_layers - 1)];
+    if (kr->deferred)
+        l->keyframe_deferred = FALSE;
+    guint32 ssrc = atomic_load(&l->ssrc);
+    gint64 now = g_get_monotonic_time();
+    struct kumis_transport *up = s->peer->up;
+    if (ssrc == 0 || up == NULL || atomic_load(&s->closed))
+        return G_SOURCE_REMOVE;
+    gint64 wait = l->last_keyframe_request + KEYFRAME_REQUEST_GAP_US - now;
+    if (l->last_keyframe_request != 0 && wait > 0) {
+        if (!l->keyframe_deferred) {
+            l->keyframe_deferred = TRUE;
+            struct keyframe_request *later = g_new(struct keyframe_request, 1);
+            later->source = source_ref(s);
+            later->layer = kr->layer;
+            later->deferred = TRUE;
+            GSource *t = g_timeout_source_new((guint)((wait + 999) / 1000));
+            g_source_set_callback(t, keyframe_request_run, later, keyframe_request_free);
+            g_source_attach(t, kumis_worker_get_context(s->peer->rw->worker));
+            g_source_unref(t);
+        }
+        return G_SOURCE_REMOVE;
+    }
+    l->last_keyframe_request = now;
+    guint8 buf[64 + 32];
+    gssize n = kumis_rtcp_build_pli(buf, 64, s->peer->rtcp_ssrc, ssrc);
+    if (n > 0)
+        kumis_transport_send_rtcp(up, buf, (gsize)n, sizeof buf);
+    return G_SOURCE_REMOVE;
 }
 
 /* Any thread. */
@@ -390,6 +410,7 @@ void router_source_request_keyframe(struct router_source *s, int layer)
     struct keyframe_request *kr = g_new(struct keyframe_request, 1);
     kr->source = source_ref(s);
     kr->layer = layer;
+    kr->deferred = FALSE;
     kumis_worker_invoke(s->peer->rw->worker, keyframe_request_run, kr, keyframe_request_free);
 }
 
@@ -480,6 +501,11 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
 {
     if (atomic_load_explicit(&sink->closed, memory_order_relaxed) ||
         atomic_load_explicit(&sink->refused, memory_order_relaxed))
+        return;
+    /* Nothing can reach a subscriber before its connection is up (ICE, DTLS): a keyframe that
+     * went by meanwhile must not count as its first (the layer switch below), or it would wait
+     * for its browser to ask for another. Once up, its pending switch asks for one at once. */
+    if (kumis_transport_get_state(sink->down) != KUMIS_TRANSPORT_READY)
         return;
     if (sink->source->d.video) {
         if (now - sink->layers_updated_us > LAYER_UPDATE_US)
@@ -912,7 +938,8 @@ struct router_sink *router_sink_new(struct router_peer *peer, struct router_sour
     peer_publish_sinks(peer);
     g_ptr_array_add(source->sinks_ctl, s);
     source_publish_sinks(source);
-    router_source_request_keyframe(source, (int)source->d.n_layers - 1);
+    /* No keyframe request here: its first packet once the connection is up asks for one
+     * (router_sink_forward), and one asked for now would reach the others only. */
     return s;
 }
 

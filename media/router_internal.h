@@ -70,6 +70,7 @@ struct layer {
     atomic_uint bitrate;          /* bits/s over the last second */
     atomic_llong last_packet_us;  /* monotonic */
     gint64 last_keyframe_request; /* worker */
+    gboolean keyframe_deferred;   /* worker: a request inside the gap waits for its end */
     /* The publisher's last sender report on this layer's SSRC: written by the source's worker,
      * read by the sinks' workers for their own SRs (router_sr_translate). A sequence lock:
      * sr_lock is odd while the fields change. */
