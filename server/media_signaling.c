@@ -212,8 +212,13 @@ static void on_track_waiting(void *peer_user, const char *publisher_id, const ch
 }
 
 static const struct sfu_listener sfu_events = {
-    on_candidate,      on_down_offer,        on_state,
-    on_active_speaker, on_track_unsupported, on_track_waiting};
+    .on_candidate = on_candidate,
+    .on_down_offer = on_down_offer,
+    .on_state = on_state,
+    .on_active_speaker = on_active_speaker,
+    .on_track_unsupported = on_track_unsupported,
+    .on_track_waiting = on_track_waiting,
+};
 
 gboolean media_sfu_start(struct kumis_server *server, GError **error)
 {
