@@ -140,11 +140,11 @@ static void fwd_process(struct fwd *f)
     gsize len;
     const guint8 *data = kumis_packet_body_data(f->body, &len);
     if (kumis_rtp_parse(data, len, &h)) {
-        gint64 now = g_get_monotonic_time();
         if (f->set->video) {
             router_batch_add(f->set->groups[f->group].rw, f->set, f->group, f->body, f->layer,
                              f->keyframe, &h);
         } else {
+            gint64 now = g_get_monotonic_time();
             GPtrArray *sinks = f->set->groups[f->group].sinks;
             for (guint i = 0; i < sinks->len; i++)
                 router_sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, NULL, data,

@@ -504,11 +504,11 @@ static void subs_take_answer(struct sfu_peer *peer, const struct sdp_session *an
         if (!codec && !sub->unsupported) {
             const char *name = sub->track->video ? sub->track->video_codec : "opus";
             g_message("sfu: %s cannot receive %s's %s track %s (%s): not sent", peer->id,
-                      sub->track->peer->id, sub->track->video ? "video" : "audio", sub->mid, name);
+                      sub->track->peer->id, track_kind(sub->track), sub->mid, name);
             if (peer->sfu->listener.on_track_unsupported)
-                peer->sfu->listener.on_track_unsupported(
-                    peer->user, sub->track->peer->id, sub->track->stream_id, sub->mid,
-                    sub->track->video ? "video" : "audio", name);
+                peer->sfu->listener.on_track_unsupported(peer->user, sub->track->peer->id,
+                                                         sub->track->stream_id, sub->mid,
+                                                         track_kind(sub->track), name);
         }
         sub->unsupported = !codec;
     }
@@ -798,14 +798,13 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
         struct router_sink_stats st;
         router_sink_get_stats(sub->sink, &st);
         json_array_append_new(
-            subs,
-            json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:i, s:I}", "mid", sub->mid,
-                      "from", sub->track->peer->id, "kind", sub->track->video ? "video" : "audio",
-                      "unsupported", sub->unsupported, "packets_out", (json_int_t)st.packets_out,
-                      "nacks_in", (json_int_t)st.nacks_in, "retransmitted",
-                      (json_int_t)st.retransmitted, "plis_in", (json_int_t)st.plis_in,
-                      "layer_switches", (json_int_t)st.layer_switches, "layer", st.layer, "bwe_bps",
-                      (json_int_t)st.bwe_bps));
+            subs, json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:i, s:I}", "mid",
+                            sub->mid, "from", sub->track->peer->id, "kind", track_kind(sub->track),
+                            "unsupported", sub->unsupported, "packets_out",
+                            (json_int_t)st.packets_out, "nacks_in", (json_int_t)st.nacks_in,
+                            "retransmitted", (json_int_t)st.retransmitted, "plis_in",
+                            (json_int_t)st.plis_in, "layer_switches", (json_int_t)st.layer_switches,
+                            "layer", st.layer, "bwe_bps", (json_int_t)st.bwe_bps));
     }
     json_object_set_new(root, "receiving", subs);
     json_t *waiting = json_array();
