@@ -7,6 +7,7 @@ void inbox_init(struct inbox *inbox)
     atomic_store_explicit(&inbox->head, &inbox->stub, memory_order_relaxed);
     inbox->tail = &inbox->stub;
     atomic_store_explicit(&inbox->pending, 0, memory_order_relaxed);
+    atomic_store_explicit(&inbox->signalled, 0, memory_order_relaxed);
 }
 
 gboolean inbox_push(struct inbox *inbox, struct inbox_item *item)
@@ -14,7 +15,20 @@ gboolean inbox_push(struct inbox *inbox, struct inbox_item *item)
     atomic_store_explicit(&item->next, NULL, memory_order_relaxed);
     struct inbox_item *prev = atomic_exchange_explicit(&inbox->head, item, memory_order_acq_rel);
     atomic_store_explicit(&prev->next, item, memory_order_release);
-    return atomic_fetch_add_explicit(&inbox->pending, 1, memory_order_acq_rel) == 0;
+    return atomic_fetch_add_explicit(&inbox->pending, 1, memory_order_seq_cst) == 0;
+}
+
+/* Sequentially consistent, with the push's count and inbox_acknowledge(): either the consumer
+ * sees the item pending after it acknowledged, or the producer sees the flag clear and wakes
+ * it. */
+gboolean inbox_signal(struct inbox *inbox)
+{
+    return atomic_exchange_explicit(&inbox->signalled, 1, memory_order_seq_cst) == 0;
+}
+
+void inbox_acknowledge(struct inbox *inbox)
+{
+    atomic_store_explicit(&inbox->signalled, 0, memory_order_seq_cst);
 }
 
 struct inbox_item *inbox_pop(struct inbox *inbox)

@@ -16,7 +16,8 @@ struct inbox {
     _Atomic(struct inbox_item *) head; /* producers push here */
     struct inbox_item *tail;           /* the consumer pops here */
     struct inbox_item stub;
-    atomic_uint pending; /* items pushed and not yet popped, for wake-ups and stats */
+    atomic_uint pending;  /* items pushed and not yet popped, for wake-ups and stats */
+    atomic_int signalled; /* a producer woke the consumer since it last looked */
 };
 
 void inbox_init(struct inbox *inbox);
@@ -24,6 +25,14 @@ void inbox_init(struct inbox *inbox);
 /* Any thread. @item must stay valid until popped. Returns: TRUE when the inbox was empty
  * before (the caller should wake the consumer). */
 gboolean inbox_push(struct inbox *inbox, struct inbox_item *item);
+
+/* Any thread, after a push the consumer should not leave waiting. Returns: TRUE when the
+ * caller must wake the consumer (nobody did since the consumer last looked). */
+gboolean inbox_signal(struct inbox *inbox);
+
+/* Consumer thread only, before it looks at pending (each main-loop iteration): a producer's
+ * next inbox_signal() wakes it again. */
+void inbox_acknowledge(struct inbox *inbox);
 
 /* Consumer thread only. Returns: the oldest item, or NULL when empty (or when a producer is
  * half-way through a push: the item then shows up at the next pop). */

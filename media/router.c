@@ -154,17 +154,45 @@ static void fwd_process(struct fwd *f)
     fwd_free(f);
 }
 
+/* The drain runs when the inbox holds packets or a deadline of router_batch.c is due; the
+ * deadline is read here, before each wait, rather than set as a GLib ready time. */
+void router_handover_packet(struct router_worker *from, struct sink_set *set, guint group,
+                            int layer, gboolean keyframe, const guint8 *data, gsize len,
+                            const struct kumis_rtp_header *h, gint64 now)
+{
+    struct fwd *f = g_new(struct fwd, 1);
+    f->set = router_set_ref(set);
+    f->group = group;
+    f->layer = layer;
+    f->keyframe = keyframe;
+    f->body = kumis_packet_body_new(data, len);
+    router_handover_push(from, set->groups[group].rw, &f->link, !set->video || h->marker, now);
+}
+
 static gboolean drain_prepare(GSource *source, gint *timeout)
 {
     struct router_worker *rw = *(struct router_worker **)(source + 1);
     *timeout = -1;
-    return atomic_load(&rw->inbox.pending) > 0;
+    inbox_acknowledge(&rw->inbox);
+    if (atomic_load(&rw->inbox.pending) > 0)
+        return TRUE;
+    gint64 due = router_batch_deadline(rw);
+    if (due < 0)
+        return FALSE;
+    gint64 left = due - g_source_get_time(source);
+    if (left <= 0)
+        return TRUE;
+    *timeout = (gint)((left + 999) / 1000);
+    return FALSE;
 }
 
 static gboolean drain_check(GSource *source)
 {
     struct router_worker *rw = *(struct router_worker **)(source + 1);
-    return atomic_load(&rw->inbox.pending) > 0;
+    if (atomic_load(&rw->inbox.pending) > 0)
+        return TRUE;
+    gint64 due = router_batch_deadline(rw);
+    return due >= 0 && due <= g_source_get_time(source);
 }
 
 static gboolean drain_dispatch(GSource *source, GSourceFunc cb, gpointer data)
@@ -178,7 +206,7 @@ static gboolean drain_dispatch(GSource *source, GSourceFunc cb, gpointer data)
             break;
         fwd_process((struct fwd *)item);
     }
-    router_batch_flush_due(rw);
+    router_batch_run_due(rw, g_get_monotonic_time());
     return G_SOURCE_CONTINUE;
 }
 
@@ -193,6 +221,7 @@ struct router *router_new(struct kumis_worker_pool *pool)
     for (guint i = 0; i < r->n_workers; i++) {
         struct router_worker *rw = &r->workers[i];
         rw->router = r;
+        rw->index = i;
         rw->worker = kumis_worker_pool_get(pool, i);
         inbox_init(&rw->inbox);
         rw->drain = g_source_new(&drain_funcs, sizeof(GSource) + sizeof(void *));
@@ -201,7 +230,7 @@ struct router *router_new(struct kumis_worker_pool *pool)
          * under load the inbox is never empty, so a higher drain starved libnice's STUN
          * consent checks until it declared consent lost on the receiving worker. */
         g_source_set_priority(rw->drain, G_PRIORITY_DEFAULT);
-        router_batch_init(rw); /* before the drain can run */
+        router_batch_init(rw, r->n_workers); /* before the drain can run */
         g_source_attach(rw->drain, kumis_worker_get_context(rw->worker));
         /* One timer per worker: each source of a context costs every loop iteration of that
          * worker (GLib's prepare and check walk them all), and a per-peer timer was half of a
@@ -232,6 +261,12 @@ void router_free(struct router *r)
     }
     g_free(r->workers);
     g_free(r);
+}
+
+struct router_worker *router_worker_at(struct router *r, guint index)
+{
+    g_return_val_if_fail(index < r->n_workers, NULL);
+    return &r->workers[index];
 }
 
 static struct router_worker *router_worker_of(struct router *r, struct kumis_worker *w)
@@ -719,16 +754,7 @@ static void source_fan_out(struct router_source *s, int layer, const guint8 *dat
             local = (int)g;
             continue;
         }
-        struct fwd *f = g_new(struct fwd, 1);
-        f->set = set;
-        atomic_fetch_add(&set->refs, 1);
-        f->group = g;
-        f->layer = layer;
-        f->keyframe = keyframe;
-        f->body = kumis_packet_body_new(data, len);
-        struct router_worker *rw = set->groups[g].rw;
-        if (inbox_push(&rw->inbox, &f->link))
-            g_main_context_wakeup(kumis_worker_get_context(rw->worker));
+        router_handover_packet(here, set, g, layer, keyframe, data, len, h, now);
     }
     if (local >= 0 && set->video) {
         /* Waits for the end of the frame, and stays in the subscribers' NACK caches. */

@@ -11,6 +11,7 @@
 
 #include "media/burst.h"
 #include "media/transport.h"
+#include "media/worker.h"
 
 static void *batch_set_ref(void *set)
 {
@@ -45,48 +46,75 @@ static void batch_flush(void *user_data, void *key, guint group,
 
 static const struct kumis_bursts_funcs batch_funcs = {batch_set_ref, batch_set_unref, batch_flush};
 
-void router_batch_init(struct router_worker *rw)
+void router_batch_init(struct router_worker *rw, guint n_workers)
 {
     rw->bursts = kumis_bursts_new(&batch_funcs, rw);
-    rw->batch_wake = -1;
-}
-
-/* Re-arms the drain only when a deadline comes sooner than it is armed for: GLib wakes the
- * context each time a ready time changes outside a dispatch, and a wake-up for nothing once a
- * frame is cheaper. */
-static void batch_arm(struct router_worker *rw)
-{
-    gint64 next = kumis_bursts_deadline(rw->bursts);
-    if (next >= 0 && (rw->batch_wake < 0 || next < rw->batch_wake)) {
-        rw->batch_wake = next;
-        g_source_set_ready_time(rw->drain, next);
-    }
+    rw->handover = g_new(struct handover, n_workers);
+    rw->n_handover = n_workers;
+    for (guint i = 0; i < n_workers; i++)
+        rw->handover[i] = (struct handover){.due_us = -1, .waiting = 0};
 }
 
 void router_batch_add(struct router_worker *rw, struct sink_set *set, guint group,
                       struct kumis_packet_body *body, int layer, gboolean keyframe,
                       const struct kumis_rtp_header *h)
 {
+    /* No timer to arm: the drain's prepare reads kumis_bursts_deadline() before the worker
+     * waits (a GLib ready time set here would write the context's eventfd each time). */
     kumis_bursts_add(rw->bursts, set, set->owner, group, body, h, layer, keyframe,
                      g_get_monotonic_time());
-    batch_arm(rw);
 }
 
-void router_batch_flush_due(struct router_worker *rw)
+static void handover_wake(struct handover *ho, struct router_worker *to)
 {
-    if (rw->batch_wake < 0)
+    ho->due_us = -1;
+    ho->waiting = 0;
+    if (inbox_signal(&to->inbox))
+        g_main_context_wakeup(kumis_worker_get_context(to->worker));
+}
+
+void router_handover_push(struct router_worker *from, struct router_worker *to,
+                          struct inbox_item *item, gboolean ends_burst, gint64 now)
+{
+    inbox_push(&to->inbox, item);
+    struct handover *ho = &from->handover[to->index];
+    if (!ends_burst && ++ho->waiting < KUMIS_BURST_MAX) {
+        if (ho->due_us < 0)
+            ho->due_us = now + KUMIS_BURST_HOLD_US;
         return;
-    kumis_bursts_flush_due(rw->bursts, g_get_monotonic_time());
+    }
+    handover_wake(ho, to);
+}
+
+gint64 router_batch_deadline(const struct router_worker *rw)
+{
     gint64 next = kumis_bursts_deadline(rw->bursts);
-    /* GLib keeps dispatching a source whose ready time has passed until it is changed. */
-    if (next != rw->batch_wake) {
-        rw->batch_wake = next;
-        g_source_set_ready_time(rw->drain, next);
+    for (guint i = 0; i < rw->n_handover; i++) {
+        gint64 due = rw->handover[i].due_us;
+        if (due >= 0 && (next < 0 || due < next))
+            next = due;
+    }
+    return next;
+}
+
+void router_batch_run_due(struct router_worker *rw, gint64 now)
+{
+    kumis_bursts_flush_due(rw->bursts, now);
+    struct router_worker *all = rw - rw->index;
+    for (guint i = 0; i < rw->n_handover; i++) {
+        struct handover *ho = &rw->handover[i];
+        if (ho->due_us < 0 || ho->due_us > now)
+            continue;
+        if (atomic_load(&all[i].inbox.pending) > 0)
+            handover_wake(ho, &all[i]);
+        else
+            *ho = (struct handover){.due_us = -1, .waiting = 0}; /* it looked by itself */
     }
 }
 
 void router_batch_clear(struct router_worker *rw)
 {
     g_clear_pointer(&rw->bursts, kumis_bursts_free);
-    rw->batch_wake = -1;
+    g_clear_pointer(&rw->handover, g_free);
+    rw->n_handover = 0;
 }

@@ -17,6 +17,12 @@
 
 struct kumis_bursts;
 
+/* What one worker handed to another and has not woken it for (router_batch.c). */
+struct handover {
+    gint64 due_us; /* wake the other worker by then; -1: nothing waits unwoken */
+    guint waiting; /* packets handed since the last wake */
+};
+
 struct router_worker {
     struct router *router;
     struct kumis_worker *worker;
@@ -26,7 +32,9 @@ struct router_worker {
     GSource *tick;    /* RTCP every second for all the worker's peers: one source, not one each */
     /* worker: video packets waiting for the end of their frame (media/burst.h) */
     struct kumis_bursts *bursts;
-    gint64 batch_wake; /* the drain's ready time for the earliest deadline; -1: none */
+    guint index;               /* in the router's workers */
+    struct handover *handover; /* worker: [n_workers], by receiving worker's index */
+    guint n_handover;
 };
 
 /* One subscriber list per worker; an immutable snapshot of a source's subscribers. */
@@ -42,6 +50,9 @@ struct sink_set {
     guint n_groups;
     struct sink_group groups[];
 };
+
+/* Returns: (transfer none) the router's state for worker @index. */
+struct router_worker *router_worker_at(struct router *r, guint index);
 
 struct sink_set *router_set_ref(struct sink_set *set);
 void router_set_unref(struct sink_set *set);
@@ -224,8 +235,8 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
                          const struct kumis_rtp_header *h, gboolean flush, gint64 now);
 
-/* Sets up @rw's bursts (router_new). */
-void router_batch_init(struct router_worker *rw);
+/* Sets up @rw's bursts and its hand-over state towards each of the @n_workers (router_new). */
+void router_batch_init(struct router_worker *rw, guint n_workers);
 
 /* Worker @rw: a video packet of @set's source for the subscribers in group @group (@rw's).
  * Packets wait for their frame's last (RTP marker) or a few milliseconds, then go out
@@ -235,9 +246,28 @@ void router_batch_add(struct router_worker *rw, struct sink_set *set, guint grou
                       struct kumis_packet_body *body, int layer, gboolean keyframe,
                       const struct kumis_rtp_header *h);
 
-/* Worker @rw (the drain source's dispatch): forwards the batches whose time is up and arms the
- * drain for the next deadline. */
-void router_batch_flush_due(struct router_worker *rw);
+/* Worker @from: hands @item (a packet of @set's source) to worker @to's inbox. @to is woken
+ * when the packet ends a burst (@ends_burst: audio, a frame's marker), when a burst's worth is
+ * waiting, or KUMIS_BURST_HOLD_US after the first unwoken packet (router_batch_run_due()): it
+ * would only hold a frame's packets until the marker anyway (media/burst.h), and each wake-up
+ * costs the receiving worker a trip through poll() and the scheduler. */
+void router_handover_push(struct router_worker *from, struct router_worker *to,
+                          struct inbox_item *item, gboolean ends_burst, gint64 now);
+
+/* Source worker @from: a copy of one packet (@data, @len; @h parsed from it) for the
+ * subscribers of @set in @group, whose worker is another: handed over with
+ * router_handover_push(), to end its burst when it is audio or has the marker. */
+void router_handover_packet(struct router_worker *from, struct sink_set *set, guint group,
+                            int layer, gboolean keyframe, const guint8 *data, gsize len,
+                            const struct kumis_rtp_header *h, gint64 now);
+
+/* Worker @rw: when its drain must run next for a burst's hold or a hand-over's wake
+ * (monotonic µs), or -1 for neither. */
+gint64 router_batch_deadline(const struct router_worker *rw);
+
+/* Worker @rw (the drain source's dispatch), at @now: forwards the bursts whose hold ended and
+ * wakes the workers whose hand-over waited long enough. */
+void router_batch_run_due(struct router_worker *rw, gint64 now);
 
 /* Drops every waiting packet unsent (teardown). */
 void router_batch_clear(struct router_worker *rw);
