@@ -19,6 +19,8 @@ GST_DEBUG_CATEGORY_STATIC(kumis_sender_debug);
 #define GSO_MAX_BYTES    60000
 /* sendmmsg takes at most UIO_MAXIOV (1024) messages per call. */
 #define MMSG_MAX 1024
+/* Sockets registered with a worker's ring (a target each); more targets use plain fds. */
+#define RING_FILES 4096
 
 /* One writer (the worker), readers anywhere: relaxed atomic stores keep each counter whole. */
 #define COUNT(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
@@ -49,7 +51,13 @@ struct kumis_sender {
      * together before the worker waits again (kumis_sender_submit). Their slots stay out of the
      * free list, chained from inflight_head, until the kernel has completed them. */
     struct io_uring ring;
-    gboolean uring;
+    gboolean ring_up; /* the ring exists (exited in kumis_sender_free) */
+    gboolean uring;   /* ...and sends go through it */
+    /* The targets' sockets registered with the ring (IOSQE_FIXED_FILE: no file lookup and
+     * reference per send); free table slots linked through file_next[]. */
+    gboolean files;
+    gint *file_next;
+    gint file_free;
     guint n_prepared, n_prepared_iov; /* messages and iovecs in use in msgs[] / iov[] */
     gint inflight_head, inflight_tail;
     struct kumis_sender_stats stats;
@@ -142,9 +150,45 @@ void kumis_sender_free(struct kumis_sender *sender)
     g_free(sender->iov);
     g_free(sender->cmsg);
     g_free(sender->msg_target);
-    if (sender->uring)
-        io_uring_queue_exit(&sender->ring);
+    if (sender->ring_up)
+        io_uring_queue_exit(&sender->ring); /* releases the registered sockets too */
+    g_free(sender->file_next);
     g_free(sender);
+}
+
+/* Registers @t's socket with the ring when there is room: the ring then holds its own
+ * reference to the socket, which sender_file_unregister() (kumis_sender_target_clear()) gives
+ * back, so the socket closes when its owner closes it. */
+static void sender_file_register(struct kumis_sender *s, struct kumis_send_target *t)
+{
+    if (!s->files || s->file_free < 0)
+        return;
+    gint i = s->file_free;
+    int fd = t->fd;
+    if (io_uring_register_files_update(&s->ring, (unsigned)i, &fd, 1) != 1)
+        return; /* plain fd for this one */
+    s->file_free = s->file_next[i];
+    t->ring_file = (guint)i + 1;
+    s->stats.ring_files++;
+}
+
+static void sender_file_unregister(struct kumis_sender *s, struct kumis_send_target *t)
+{
+    if (t->ring_file == 0)
+        return;
+    gint i = (gint)t->ring_file - 1;
+    t->ring_file = 0;
+    if (!s->files)
+        return; /* the whole table went with the ring's use (kumis_sender_submit) */
+    int none = -1;
+    if (io_uring_register_files_update(&s->ring, (unsigned)i, &none, 1) != 1) {
+        /* Cannot happen for a valid slot; leave the slot taken rather than reuse it. */
+        GST_ERROR("io_uring kept socket %d registered: %s", t->fd, g_strerror(errno));
+        return;
+    }
+    s->file_next[i] = s->file_free;
+    s->file_free = i;
+    s->stats.ring_files--;
 }
 
 gboolean kumis_sender_target_set(struct kumis_sender *sender, struct kumis_send_target *target,
@@ -157,6 +201,7 @@ gboolean kumis_sender_target_set(struct kumis_sender *sender, struct kumis_send_
     memcpy(&target->addr, addr, addr_len);
     target->addr_len = addr_len;
     target->set = TRUE;
+    sender_file_register(sender, target);
     return TRUE;
 }
 
@@ -164,6 +209,7 @@ void kumis_sender_target_clear(struct kumis_sender *sender, struct kumis_send_ta
 {
     kumis_sender_flush_target(sender, target);
     kumis_sender_submit(sender); /* the ring must be done with @target and its socket */
+    sender_file_unregister(sender, target);
     target->set = FALSE;
     target->fd = -1;
 }
@@ -388,7 +434,15 @@ static void sender_uring_init(struct kumis_sender *s)
                       g_strerror(-r));
         return;
     }
-    s->uring = TRUE;
+    s->ring_up = s->uring = TRUE;
+    /* A sparse table (Linux 5.19); without it, sends name plain fds. */
+    if (io_uring_register_files_sparse(&s->ring, RING_FILES) == 0) {
+        s->files = TRUE;
+        s->file_next = g_new(gint, RING_FILES);
+        for (gint i = 0; i < RING_FILES; i++)
+            s->file_next[i] = i + 1 < RING_FILES ? i + 1 : -1;
+        s->file_free = 0;
+    }
 }
 
 /* io_uring: @t's queue becomes send operations, submitted with everything else flushed in this
@@ -400,7 +454,12 @@ static void sender_prepare_target(struct kumis_sender *s, struct kumis_send_targ
     for (guint k = first; k < first + n_msgs; k++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
         g_assert(sqe != NULL); /* entries >= slots >= messages prepared (sender_uring_init) */
-        io_uring_prep_sendmsg(sqe, t->fd, &s->msgs[k].msg_hdr, MSG_DONTWAIT);
+        if (t->ring_file) {
+            io_uring_prep_sendmsg(sqe, (int)t->ring_file - 1, &s->msgs[k].msg_hdr, MSG_DONTWAIT);
+            sqe->flags |= IOSQE_FIXED_FILE;
+        } else {
+            io_uring_prep_sendmsg(sqe, t->fd, &s->msgs[k].msg_hdr, MSG_DONTWAIT);
+        }
         io_uring_sqe_set_data64(sqe, k);
         s->msg_target[k] = t;
     }
@@ -430,6 +489,13 @@ void kumis_sender_submit(struct kumis_sender *sender)
             GST_ERROR("io_uring refused %u sends (%s): sending with sendmmsg from now on",
                       s->n_prepared - submitted, r < 0 ? g_strerror(-r) : "none taken");
             s->uring = FALSE;
+            if (s->files) {
+                /* The ring is no longer used: its references to the sockets go now, so
+                 * that each closes when its owner closes it. */
+                io_uring_unregister_files(&s->ring);
+                s->files = FALSE;
+                s->stats.ring_files = 0;
+            }
             break;
         }
         submitted += (guint)r;

@@ -48,6 +48,7 @@ struct kumis_send_target {
     /* The sender's: this target's queued datagrams (first/last slot), when they must leave,
      * and its place in the list of targets with something queued (oldest first). */
     gint queue_head, queue_tail;
+    guint ring_file; /* the sender's: its socket's index + 1 among the ring's files; 0: none */
     gboolean queued;
     gint64 deadline_us;
     struct kumis_send_target *prev_dirty, *next_dirty;
@@ -118,5 +119,6 @@ struct kumis_sender_stats {
     guint64 dropped;    /* refused by the kernel */
     guint64 flushes;
     gboolean io_uring; /* sending through io_uring (else sendmmsg) */
+    guint ring_files;  /* targets whose socket is registered with the ring */
 };
 void kumis_sender_get_stats(const struct kumis_sender *sender, struct kumis_sender_stats *stats);

@@ -250,13 +250,14 @@ static void test_refused_is_counted(gconstpointer uring)
     struct kumis_sender *sender = sender_new(uring, ctx, 0);
     struct udp a;
     udp_open(&a);
-    /* A socket that is closed by the time of the flush: EBADF for every message. */
-    int gone = socket(AF_INET, SOCK_DGRAM, 0);
+    /* A socket shut for writing by the time of the flush: EPIPE for every message. */
+    int shut = socket(AF_INET, SOCK_DGRAM, 0);
     struct kumis_send_target t;
     memset(&t, 0, sizeof t);
     g_assert_true(
-        kumis_sender_target_set(sender, &t, gone, (struct sockaddr *)&a.addr, sizeof a.addr));
-    close(gone);
+        kumis_sender_target_set(sender, &t, shut, (struct sockaddr *)&a.addr, sizeof a.addr));
+    g_assert_cmpint(connect(shut, (struct sockaddr *)&a.addr, sizeof a.addr), ==, 0);
+    g_assert_cmpint(shutdown(shut, SHUT_WR), ==, 0);
     guint8 buf[2048];
     for (guint i = 0; i < 5; i++)
         g_assert_true(kumis_sender_queue(sender, &t, buf, datagram_make(buf, 1, i, 700)));
@@ -267,6 +268,8 @@ static void test_refused_is_counted(gconstpointer uring)
     struct kumis_sender_stats st;
     kumis_sender_get_stats(sender, &st);
     g_assert_cmpuint(st.dropped, ==, 6);
+    kumis_sender_target_clear(sender, &t);
+    close(shut);
     kumis_sender_free(sender);
     g_main_context_unref(ctx);
     close(a.fd);
@@ -365,6 +368,49 @@ static void test_many_peers_one_call(gconstpointer uring)
     close(out.fd);
 }
 
+/* Through the ring, a target's socket is registered with it (no file lookup per send), and the
+ * ring's reference must not outlive the target: once the target is cleared and its owner closes
+ * the socket, its port is free again. Re-pointing a target keeps one registration. */
+static void test_socket_closes(gconstpointer uring)
+{
+    if (mode_set(uring))
+        return;
+    GMainContext *ctx = g_main_context_new();
+    struct kumis_sender *sender = sender_new(uring, ctx, 16);
+    struct udp out, peer;
+    struct kumis_send_target t;
+    memset(&t, 0, sizeof t);
+    udp_open(&out);
+    udp_open(&peer);
+    guint want = GPOINTER_TO_INT(uring) ? 1 : 0;
+    struct kumis_sender_stats st;
+    for (int again = 0; again < 2; again++) {
+        g_assert_true(kumis_sender_target_set(sender, &t, out.fd, (struct sockaddr *)&peer.addr,
+                                              sizeof peer.addr));
+        kumis_sender_get_stats(sender, &st);
+        g_assert_cmpuint(st.ring_files, ==, want);
+    }
+    guint8 buf[2048];
+    gsize sizes[2] = {300, 300};
+    for (guint i = 0; i < 2; i++)
+        g_assert_true(kumis_sender_queue(sender, &t, buf, datagram_make(buf, 7, i, sizes[i])));
+    kumis_sender_flush_target(sender, &t);
+    g_main_context_iteration(ctx, FALSE);
+    expect_received(&peer, 7, sizes, 2);
+    kumis_sender_target_clear(sender, &t);
+    kumis_sender_get_stats(sender, &st);
+    g_assert_cmpuint(st.ring_files, ==, 0);
+    close(out.fd);
+    int again = socket(AF_INET, SOCK_DGRAM, 0);
+    g_assert_cmpint(again, >=, 0);
+    if (bind(again, (struct sockaddr *)&out.addr, sizeof out.addr) != 0)
+        g_error("the cleared target's port is still taken: %s", g_strerror(errno));
+    close(again);
+    close(peer.fd);
+    kumis_sender_free(sender);
+    g_main_context_unref(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -378,6 +424,7 @@ int main(int argc, char **argv)
         {"refused-is-counted", test_refused_is_counted},
         {"reserve-commit-cancel", test_reserve_commit_cancel},
         {"many-peers-one-call", test_many_peers_one_call},
+        {"socket-closes", test_socket_closes},
     };
     for (guint i = 0; i < G_N_ELEMENTS(tests); i++) {
         for (int uring = 1; uring >= 0; uring--) {
