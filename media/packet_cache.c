@@ -71,6 +71,17 @@ struct kumis_packet_cache *kumis_packet_cache_new(guint n_slots)
     return cache;
 }
 
+void kumis_packet_cache_prefetch(const struct kumis_packet_cache *cache, guint16 seq)
+{
+    __builtin_prefetch(&cache->slots[seq & cache->mask], 1);
+    __builtin_prefetch(&cache->slots[(seq + 1u) & cache->mask], 1);
+}
+
+void kumis_packet_cache_prefetch_head(const struct kumis_packet_cache *cache)
+{
+    __builtin_prefetch(cache);
+}
+
 static void slot_empty(struct packet_slot *slot)
 {
     kumis_packet_body_unref(slot->body);

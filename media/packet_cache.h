@@ -47,6 +47,13 @@ void kumis_packet_cache_free(struct kumis_packet_cache *cache);
 /* The number of slots (the power of two actually used). */
 guint kumis_packet_cache_size(const struct kumis_packet_cache *cache);
 
+/* Asks the processor for the slots where @seq and the one after it would be stored (a hint, no
+ * effect on behaviour); @cache's own struct should have been fetched before. */
+void kumis_packet_cache_prefetch(const struct kumis_packet_cache *cache, guint16 seq);
+
+/* Asks the processor for @cache's own struct (a hint). */
+void kumis_packet_cache_prefetch_head(const struct kumis_packet_cache *cache);
+
 /* Keeps the packet with sequence number @seq, made of the @prefix_len bytes at @prefix then
  * the @tail_len bytes of @body from @tail_offset on (a reference to @body is taken; @body may
  * be NULL when @tail_len is 0), in its slot, replacing whatever that slot held. A @seq further

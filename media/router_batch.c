@@ -33,6 +33,7 @@ static void batch_flush(void *user_data, void *key, guint group,
     GPtrArray *sinks = set->groups[group].sinks;
     gint64 now = g_get_monotonic_time();
     for (guint i = 0; i < sinks->len; i++) {
+        router_sinks_prefetch(sinks, i);
         struct router_sink *sink = g_ptr_array_index(sinks, i);
         for (guint k = 0; k < n; k++) {
             const struct kumis_burst_packet *p = &packets[k];

@@ -593,6 +593,11 @@ gboolean kumis_sender_send(struct kumis_sender *sender, struct kumis_send_target
     return TRUE;
 }
 
+gboolean kumis_sender_flush_is_batched(const struct kumis_sender *sender)
+{
+    return sender->uring;
+}
+
 void kumis_sender_get_stats(const struct kumis_sender *sender, struct kumis_sender_stats *stats)
 {
     *stats = sender->stats;

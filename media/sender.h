@@ -121,4 +121,8 @@ struct kumis_sender_stats {
     gboolean io_uring; /* sending through io_uring (else sendmmsg) */
     guint ring_files;  /* targets whose socket is registered with the ring */
 };
+/* TRUE when the sender goes through io_uring: what is flushed during a main-loop iteration
+ * reaches the kernel in one call, so flushing a peer early costs no call of its own. */
+gboolean kumis_sender_flush_is_batched(const struct kumis_sender *sender);
+
 void kumis_sender_get_stats(const struct kumis_sender *sender, struct kumis_sender_stats *stats);

@@ -162,6 +162,11 @@ void kumis_srtp_session_free(struct kumis_srtp_session *session)
 #define RTP_MIN_LEN  12
 #define RTCP_MIN_LEN 8
 
+void kumis_srtp_session_prefetch(const struct kumis_srtp_session *session)
+{
+    __builtin_prefetch(session);
+}
+
 gboolean kumis_srtp_session_protect_rtp(struct kumis_srtp_session *session, guint8 *buf, gsize *len,
                                         gsize capacity)
 {

@@ -949,6 +949,23 @@ void kumis_transport_cancel_rtp(struct kumis_transport *transport)
     kumis_sender_cancel(kumis_worker_get_sender(transport->worker));
 }
 
+void kumis_transport_prefetch(const struct kumis_transport *transport)
+{
+    for (gsize at = 0; at < sizeof *transport; at += 64)
+        __builtin_prefetch((const char *)transport + at);
+}
+
+void kumis_transport_prefetch_srtp(const struct kumis_transport *transport)
+{
+    if (transport->srtp != NULL)
+        kumis_srtp_session_prefetch(transport->srtp);
+}
+
+gboolean kumis_transport_flush_is_batched(struct kumis_transport *transport)
+{
+    return kumis_sender_flush_is_batched(kumis_worker_get_sender(transport->worker));
+}
+
 void kumis_transport_flush_rtp(struct kumis_transport *transport)
 {
     kumis_sender_flush_target(kumis_worker_get_sender(transport->worker), &transport->target);

@@ -152,6 +152,19 @@ gboolean kumis_transport_commit_rtp(struct kumis_transport *transport, guint8 *s
 /* Gives the reserved slot back unsent. */
 void kumis_transport_cancel_rtp(struct kumis_transport *transport);
 
+/* Asks the processor for @transport's state a packet's send reads (a hint; no effect on
+ * behaviour): the router calls it for the next subscriber of a loop, whose state was pushed
+ * out of the caches by everyone else's since its last packet. Any thread. */
+void kumis_transport_prefetch(const struct kumis_transport *transport);
+
+/* The same for its SRTP state, once kumis_transport_prefetch() fetched the transport. */
+void kumis_transport_prefetch_srtp(const struct kumis_transport *transport);
+
+/* TRUE when a burst that ends here costs no system call of its own: the worker's sender hands
+ * every peer flushed in a main-loop iteration to the kernel in one (io_uring). FALSE with
+ * sendmmsg, where each flush is a call. Worker thread. */
+gboolean kumis_transport_flush_is_batched(struct kumis_transport *transport);
+
 /* Sends now what kumis_transport_queue_rtp() and kumis_transport_commit_rtp() queued for this
  * peer (the burst ended without a marker, e.g. its last packet was lost upstream). */
 void kumis_transport_flush_rtp(struct kumis_transport *transport);
