@@ -157,8 +157,6 @@ static void fwd_process(struct fwd *f)
     fwd_free(f);
 }
 
-/* The drain runs when the inbox holds packets or a deadline of router_batch.c is due; the
- * deadline is read here, before each wait, rather than set as a GLib ready time. */
 void router_handover_packet(struct router_worker *from, struct sink_set *set, guint group,
                             int layer, gboolean keyframe, const guint8 *data, gsize len,
                             const struct kumis_rtp_header *h, gint64 now)
@@ -172,6 +170,8 @@ void router_handover_packet(struct router_worker *from, struct sink_set *set, gu
     router_handover_push(from, set->groups[group].rw, &f->link, !set->video || h->marker, now);
 }
 
+/* The drain runs when the inbox holds packets or a deadline of router_batch.c is due; the
+ * deadline is read here, before each wait, rather than set as a GLib ready time. */
 static gboolean drain_prepare(GSource *source, gint *timeout)
 {
     struct router_worker *rw = *(struct router_worker **)(source + 1);

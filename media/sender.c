@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
+#include <sys/resource.h>
 
 GST_DEBUG_CATEGORY_STATIC(kumis_sender_debug);
 #define GST_CAT_DEFAULT kumis_sender_debug
@@ -181,9 +182,11 @@ static void sender_file_unregister(struct kumis_sender *s, struct kumis_send_tar
     if (!s->files)
         return; /* the whole table went with the ring's use (kumis_sender_submit) */
     int none = -1;
-    if (io_uring_register_files_update(&s->ring, (unsigned)i, &none, 1) != 1) {
+    int r = io_uring_register_files_update(&s->ring, (unsigned)i, &none, 1);
+    if (r != 1) {
         /* Cannot happen for a valid slot; leave the slot taken rather than reuse it. */
-        GST_ERROR("io_uring kept socket %d registered: %s", t->fd, g_strerror(errno));
+        GST_ERROR("io_uring kept socket %d registered: %s", t->fd,
+                  r < 0 ? g_strerror(-r) : "not updated");
         return;
     }
     s->file_next[i] = s->file_free;
@@ -435,12 +438,17 @@ static void sender_uring_init(struct kumis_sender *s)
         return;
     }
     s->ring_up = s->uring = TRUE;
-    /* A sparse table (Linux 5.19); without it, sends name plain fds. */
-    if (io_uring_register_files_sparse(&s->ring, RING_FILES) == 0) {
+    /* A sparse table (Linux 5.19); without it, sends name plain fds. The kernel refuses a
+     * table larger than the open-files limit, and no more sockets can be open anyway. */
+    struct rlimit nofile;
+    gint n = RING_FILES;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < (rlim_t)n)
+        n = (gint)nofile.rlim_cur;
+    if (n > 0 && io_uring_register_files_sparse(&s->ring, (unsigned)n) == 0) {
         s->files = TRUE;
-        s->file_next = g_new(gint, RING_FILES);
-        for (gint i = 0; i < RING_FILES; i++)
-            s->file_next[i] = i + 1 < RING_FILES ? i + 1 : -1;
+        s->file_next = g_new(gint, n);
+        for (gint i = 0; i < n; i++)
+            s->file_next[i] = i + 1 < n ? i + 1 : -1;
         s->file_free = 0;
     }
 }

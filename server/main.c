@@ -5,6 +5,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "server/config.h"
 #include "server/server.h"
@@ -16,6 +17,21 @@ static gboolean on_stop_signal(gpointer loop)
     g_message("stopping");
     g_main_loop_quit(loop);
     return G_SOURCE_CONTINUE;
+}
+
+/* Each participant holds a few sockets (an ICE agent per connection, up and down) and each
+ * media worker's io_uring may register one per connection: raise the open-files limit to what
+ * the system allows (a service often starts at 1024, about 300 participants). */
+static void fd_limit_raise(void)
+{
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur >= nofile.rlim_max)
+        return;
+    rlim_t was = nofile.rlim_cur;
+    nofile.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nofile) == 0)
+        g_message("open files limit raised from %llu to %llu", (unsigned long long)was,
+                  (unsigned long long)nofile.rlim_cur);
 }
 
 int main(int argc, char **argv)
@@ -56,6 +72,7 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
 
+    fd_limit_raise();
     GMainLoop *loop = g_main_loop_new(NULL, FALSE);
     guint sigint = g_unix_signal_add(SIGINT, on_stop_signal, loop);
     guint sigterm = g_unix_signal_add(SIGTERM, on_stop_signal, loop);
