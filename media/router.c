@@ -541,37 +541,45 @@ static void prefetch_sink(const struct router_sink *sink)
         __builtin_prefetch((const char *)sink + at);
 }
 
-/* What a sink's next packet will read, in three stages, each from what the stage before
- * fetched: 3 ahead the sink, 2 ahead its transport and NACK cache, 1 ahead the cache slots it
- * will fill and its SRTP state. */
+/* What a sink's next packet will read, in four stages, each from what the stage before
+ * fetched: 4 ahead the sink, 3 ahead its transport and NACK cache, 2 ahead its SRTP session and
+ * the cache slots it will fill, 1 ahead the session's keys and per-SSRC state. */
 static void prefetch_stage(GPtrArray *sinks, guint at, guint stage)
 {
     if (at >= sinks->len)
         return;
     const struct router_sink *sink = g_ptr_array_index(sinks, at);
-    if (stage == 3) {
+    switch (stage) {
+    case 4:
         prefetch_sink(sink);
-    } else if (stage == 2) {
+        break;
+    case 3:
         kumis_transport_prefetch(sink->down);
         if (sink->cache)
             kumis_packet_cache_prefetch_head(sink->cache);
-    } else {
-        kumis_transport_prefetch_srtp(sink->down);
+        break;
+    case 2:
+        kumis_transport_prefetch_srtp(sink->down, FALSE);
         if (sink->cache)
             kumis_packet_cache_prefetch(sink->cache, (guint16)(sink->rw.out_highest_seq + 1));
+        break;
+    default:
+        kumis_transport_prefetch_srtp(sink->down, TRUE);
+        break;
     }
 }
 
 void router_sinks_prefetch(GPtrArray *sinks, guint i)
 {
     if (i == 0) { /* the loop's start: nothing was fetched ahead yet */
-        for (guint k = 0; k < 3; k++)
+        for (guint k = 0; k < 4; k++)
+            prefetch_stage(sinks, k, 4);
+        for (guint k = 1; k < 3; k++)
             prefetch_stage(sinks, k, 3);
         prefetch_stage(sinks, 1, 2);
     }
-    prefetch_stage(sinks, i + 3, 3);
-    prefetch_stage(sinks, i + 2, 2);
-    prefetch_stage(sinks, i + 1, 1);
+    for (guint stage = 4; stage >= 1; stage--)
+        prefetch_stage(sinks, i + stage, stage);
 }
 
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,

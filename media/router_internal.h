@@ -236,12 +236,12 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          const struct kumis_rtp_header *h, gboolean flush, gint64 now);
 
 /* Sink worker, in a loop over @sinks before forwarding to sinks[@i]: asks the processor for
- * what the next subscribers' packets will read (a hint: sinks[@i + 3] itself, the transport and
- * NACK cache of sinks[@i + 2], the cache slots and SRTP state of sinks[@i + 1], each from what
- * an earlier call fetched), so that those loads overlap with the work on this one instead of
- * each stalling in turn. Measured at fanout N = 100 before: the
- * first load of a subscriber's sink and of its transport were most of router_sink_forward()'s
- * and kumis_transport_get_state()'s time (perf annotate). */
+ * what the next subscribers' packets will read (a hint: sinks[@i + 4] itself, the transport and
+ * NACK cache of sinks[@i + 3], the SRTP session and cache slots of sinks[@i + 2], the SRTP keys
+ * and per-SSRC state of sinks[@i + 1], each from what an earlier call fetched), so that those
+ * loads overlap with the work on this one instead of each stalling in turn. Measured at fanout N =
+ * 100 before: the first load of a subscriber's sink and of its transport were most of
+ * router_sink_forward()'s and kumis_transport_get_state()'s time (perf annotate). */
 void router_sinks_prefetch(GPtrArray *sinks, guint i);
 
 /* Sets up @rw's bursts and its hand-over state towards each of the @n_workers (router_new). */

@@ -49,6 +49,7 @@ struct kumis_srtp_gcm {
     /* The last look-ups', newest first: a subscriber's audio, video, their RTX and the RTCP
      * interleave, and a hash look-up for most packets cost ~4 % of a busy worker (perf). */
     struct srtp_gcm_ssrc *recent[SRTP_GCM_RECENT];
+    guint32 recent_ssrc[SRTP_GCM_RECENT]; /* their SSRCs: compared without loading each state */
 };
 
 /* --- key derivation ------------------------------------------------------------------- */
@@ -138,6 +139,12 @@ struct kumis_srtp_gcm *kumis_srtp_gcm_new(enum kumis_srtp_gcm_direction directio
     return gcm;
 }
 
+void kumis_srtp_gcm_prefetch(const struct kumis_srtp_gcm *gcm)
+{
+    __builtin_prefetch(gcm);
+    __builtin_prefetch((const char *)gcm + 64);
+}
+
 void kumis_srtp_gcm_free(struct kumis_srtp_gcm *gcm)
 {
     if (gcm == NULL)
@@ -154,16 +161,19 @@ void kumis_srtp_gcm_free(struct kumis_srtp_gcm *gcm)
 
 static void srtp_gcm_recent_push(struct kumis_srtp_gcm *gcm, struct srtp_gcm_ssrc *state)
 {
-    for (guint i = SRTP_GCM_RECENT - 1; i > 0; i--)
+    for (guint i = SRTP_GCM_RECENT - 1; i > 0; i--) {
         gcm->recent[i] = gcm->recent[i - 1];
+        gcm->recent_ssrc[i] = gcm->recent_ssrc[i - 1];
+    }
     gcm->recent[0] = state;
+    gcm->recent_ssrc[0] = state->ssrc;
 }
 
 /* Returns: the state of @ssrc, or NULL when it has none yet. */
 static struct srtp_gcm_ssrc *srtp_gcm_ssrc_find(struct kumis_srtp_gcm *gcm, guint32 ssrc)
 {
     for (guint i = 0; i < SRTP_GCM_RECENT && gcm->recent[i] != NULL; i++)
-        if (gcm->recent[i]->ssrc == ssrc)
+        if (gcm->recent_ssrc[i] == ssrc)
             return gcm->recent[i];
     struct srtp_gcm_ssrc *found = g_hash_table_lookup(gcm->ssrcs, GUINT_TO_POINTER(ssrc));
     if (found != NULL)

@@ -45,6 +45,9 @@ struct kumis_srtp_gcm *kumis_srtp_gcm_new(enum kumis_srtp_gcm_direction directio
                                           const guint8 *master_salt, gsize salt_len,
                                           GError **error);
 
+/* Asks the processor for @gcm's own struct (a hint, no effect on behaviour). */
+void kumis_srtp_gcm_prefetch(const struct kumis_srtp_gcm *gcm);
+
 /* Frees @gcm and wipes its keys. NULL is ignored. */
 void kumis_srtp_gcm_free(struct kumis_srtp_gcm *gcm);
 

@@ -167,6 +167,12 @@ void kumis_srtp_session_prefetch(const struct kumis_srtp_session *session)
     __builtin_prefetch(session);
 }
 
+void kumis_srtp_session_prefetch_keys(const struct kumis_srtp_session *session)
+{
+    if (session->gcm_outbound != NULL)
+        kumis_srtp_gcm_prefetch(session->gcm_outbound);
+}
+
 gboolean kumis_srtp_session_protect_rtp(struct kumis_srtp_session *session, guint8 *buf, gsize *len,
                                         gsize capacity)
 {

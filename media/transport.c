@@ -955,9 +955,13 @@ void kumis_transport_prefetch(const struct kumis_transport *transport)
         __builtin_prefetch((const char *)transport + at);
 }
 
-void kumis_transport_prefetch_srtp(const struct kumis_transport *transport)
+void kumis_transport_prefetch_srtp(const struct kumis_transport *transport, gboolean keys)
 {
-    if (transport->srtp != NULL)
+    if (transport->srtp == NULL)
+        return;
+    if (keys)
+        kumis_srtp_session_prefetch_keys(transport->srtp);
+    else
         kumis_srtp_session_prefetch(transport->srtp);
 }
 

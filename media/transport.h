@@ -157,8 +157,9 @@ void kumis_transport_cancel_rtp(struct kumis_transport *transport);
  * out of the caches by everyone else's since its last packet. Any thread. */
 void kumis_transport_prefetch(const struct kumis_transport *transport);
 
-/* The same for its SRTP state, once kumis_transport_prefetch() fetched the transport. */
-void kumis_transport_prefetch_srtp(const struct kumis_transport *transport);
+/* The same for its SRTP session, once kumis_transport_prefetch() fetched the transport; then
+ * for the session's keys and per-SSRC state, once this fetched the session (@keys TRUE). */
+void kumis_transport_prefetch_srtp(const struct kumis_transport *transport, gboolean keys);
 
 /* TRUE when a burst that ends here costs no system call of its own: the worker's sender hands
  * every peer flushed in a main-loop iteration to the kernel in one (io_uring). FALSE with
