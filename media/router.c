@@ -4,13 +4,11 @@
 #include "media/router_internal.h"
 
 #include <stdatomic.h>
-#include <stddef.h>
 #include <string.h>
 
 #include "media/codec_h264.h"
 #include "media/codec_vp8.h"
 #include "media/codec_vp9.h"
-#include "media/inbox.h"
 #include "media/layer.h"
 #include "media/packet_cache.h"
 #include "media/rewrite.h"
@@ -25,22 +23,11 @@
 #define SINK_HEADER_MAX         20      /* sink_write_header: fixed header and abs-send-time */
 #define KEYFRAME_REQUEST_GAP_US 300000  /* at most ~3 PLIs a second per layer (throttle) */
 #define LAYER_ACTIVE_US         1500000 /* a layer with no packet for this long is paused */
-#define DRAIN_BATCH             64
 
 struct router {
     struct kumis_worker_pool *pool;
     guint n_workers;
     struct router_worker *workers;
-};
-
-/* A packet handed to another worker: one per destination worker. */
-struct fwd {
-    struct inbox_item link; /* first: the inbox item is the struct */
-    struct sink_set *set;
-    guint group;
-    int layer;
-    gboolean keyframe;
-    struct kumis_packet_body *body; /* the packet, kept on by the subscribers' caches */
 };
 
 /* Reference counting ------------------------------------------------------------------- */
@@ -126,95 +113,6 @@ void router_set_unref(struct sink_set *set)
     g_free(set);
 }
 
-/* Worker inboxes -------------------------------------------------------------------------- */
-
-static void fwd_free(struct fwd *f)
-{
-    router_set_unref(f->set);
-    kumis_packet_body_unref(f->body);
-    g_free(f);
-}
-
-static void fwd_process(struct fwd *f)
-{
-    struct kumis_rtp_header h;
-    gsize len;
-    const guint8 *data = kumis_packet_body_data(f->body, &len);
-    if (kumis_rtp_parse(data, len, &h)) {
-        if (f->set->video) {
-            router_batch_add(f->set->groups[f->group].rw, f->set, f->group, f->body, f->layer,
-                             f->keyframe, &h);
-        } else {
-            gint64 now = g_get_monotonic_time();
-            GPtrArray *sinks = f->set->groups[f->group].sinks;
-            for (guint i = 0; i < sinks->len; i++) {
-                router_sinks_prefetch(sinks, i);
-                router_sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, NULL, data,
-                                    &h, FALSE, now);
-            }
-        }
-    }
-    fwd_free(f);
-}
-
-void router_handover_packet(struct router_worker *from, struct sink_set *set, guint group,
-                            int layer, gboolean keyframe, const guint8 *data, gsize len,
-                            const struct kumis_rtp_header *h, gint64 now)
-{
-    struct fwd *f = g_new(struct fwd, 1);
-    f->set = router_set_ref(set);
-    f->group = group;
-    f->layer = layer;
-    f->keyframe = keyframe;
-    f->body = kumis_packet_body_new(data, len);
-    router_handover_push(from, set->groups[group].rw, &f->link, !set->video || h->marker, now);
-}
-
-/* The drain runs when the inbox holds packets or a deadline of router_batch.c is due; the
- * deadline is read here, before each wait, rather than set as a GLib ready time. */
-static gboolean drain_prepare(GSource *source, gint *timeout)
-{
-    struct router_worker *rw = *(struct router_worker **)(source + 1);
-    *timeout = -1;
-    inbox_acknowledge(&rw->inbox);
-    if (atomic_load(&rw->inbox.pending) > 0)
-        return TRUE;
-    gint64 due = router_batch_deadline(rw);
-    if (due < 0)
-        return FALSE;
-    gint64 left = due - g_source_get_time(source);
-    if (left <= 0)
-        return TRUE;
-    *timeout = (gint)((left + 999) / 1000);
-    return FALSE;
-}
-
-static gboolean drain_check(GSource *source)
-{
-    struct router_worker *rw = *(struct router_worker **)(source + 1);
-    if (atomic_load(&rw->inbox.pending) > 0)
-        return TRUE;
-    gint64 due = router_batch_deadline(rw);
-    return due >= 0 && due <= g_source_get_time(source);
-}
-
-static gboolean drain_dispatch(GSource *source, GSourceFunc cb, gpointer data)
-{
-    (void)cb;
-    (void)data;
-    struct router_worker *rw = *(struct router_worker **)(source + 1);
-    for (int i = 0; i < DRAIN_BATCH; i++) {
-        struct inbox_item *item = inbox_pop(&rw->inbox);
-        if (item == NULL)
-            break;
-        fwd_process((struct fwd *)item);
-    }
-    router_batch_run_due(rw, g_get_monotonic_time());
-    return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs drain_funcs = {drain_prepare, drain_check, drain_dispatch, NULL, NULL, NULL};
-
 struct router *router_new(struct kumis_worker_pool *pool)
 {
     struct router *r = g_new0(struct router, 1);
@@ -226,15 +124,7 @@ struct router *router_new(struct kumis_worker_pool *pool)
         rw->router = r;
         rw->index = i;
         rw->worker = kumis_worker_pool_get(pool, i);
-        inbox_init(&rw->inbox);
-        rw->drain = g_source_new(&drain_funcs, sizeof(GSource) + sizeof(void *));
-        *(struct router_worker **)(rw->drain + 1) = rw;
-        /* Not above libnice's sources: GLib dispatches only the highest ready priority, and
-         * under load the inbox is never empty, so a higher drain starved libnice's STUN
-         * consent checks until it declared consent lost on the receiving worker. */
-        g_source_set_priority(rw->drain, G_PRIORITY_DEFAULT);
-        router_batch_init(rw, r->n_workers); /* before the drain can run */
-        g_source_attach(rw->drain, kumis_worker_get_context(rw->worker));
+        router_batch_init(rw, r->n_workers);
         /* One timer per worker: each source of a context costs every loop iteration of that
          * worker (GLib's prepare and check walk them all), and a per-peer timer was half of a
          * busy worker's sources. */
@@ -253,13 +143,9 @@ void router_free(struct router *r)
         return;
     for (guint i = 0; i < r->n_workers; i++) {
         struct router_worker *rw = &r->workers[i];
-        g_source_destroy(rw->drain);
-        g_source_unref(rw->drain);
         g_source_destroy(rw->tick);
         g_source_unref(rw->tick);
         g_ptr_array_unref(rw->peers);
-        for (struct inbox_item *it; (it = inbox_pop(&rw->inbox)) != NULL;)
-            fwd_free((struct fwd *)it);
         router_batch_clear(rw);
     }
     g_free(r->workers);
@@ -531,55 +417,6 @@ static gsize sink_write_header(const struct router_sink *sink, guint8 *buf,
     out->ext_len = 4;
     out->payload_offset = 20;
     return 20;
-}
-
-/* The fields a packet reads come before the loss estimator (the second half of the struct is
- * for receiver reports). */
-static void prefetch_sink(const struct router_sink *sink)
-{
-    for (gsize at = 0; at < offsetof(struct router_sink, loss); at += 64)
-        __builtin_prefetch((const char *)sink + at);
-}
-
-/* What a sink's next packet will read, in four stages, each from what the stage before
- * fetched: 4 ahead the sink, 3 ahead its transport and NACK cache, 2 ahead its SRTP session and
- * the cache slots it will fill, 1 ahead the session's keys and per-SSRC state. */
-static void prefetch_stage(GPtrArray *sinks, guint at, guint stage)
-{
-    if (at >= sinks->len)
-        return;
-    const struct router_sink *sink = g_ptr_array_index(sinks, at);
-    switch (stage) {
-    case 4:
-        prefetch_sink(sink);
-        break;
-    case 3:
-        kumis_transport_prefetch(sink->down);
-        if (sink->cache)
-            kumis_packet_cache_prefetch_head(sink->cache);
-        break;
-    case 2:
-        kumis_transport_prefetch_srtp(sink->down, FALSE);
-        if (sink->cache)
-            kumis_packet_cache_prefetch(sink->cache, (guint16)(sink->rw.out_highest_seq + 1));
-        break;
-    default:
-        kumis_transport_prefetch_srtp(sink->down, TRUE);
-        break;
-    }
-}
-
-void router_sinks_prefetch(GPtrArray *sinks, guint i)
-{
-    if (i == 0) { /* the loop's start: nothing was fetched ahead yet */
-        for (guint k = 0; k < 4; k++)
-            prefetch_stage(sinks, k, 4);
-        for (guint k = 1; k < 3; k++)
-            prefetch_stage(sinks, k, 3);
-        prefetch_stage(sinks, 1, 2);
-    }
-    for (guint stage = 4; stage >= 1; stage--)
-        prefetch_stage(sinks, i + stage, stage);
 }
 
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,

@@ -244,7 +244,8 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
  * router_sink_forward()'s and kumis_transport_get_state()'s time (perf annotate). */
 void router_sinks_prefetch(GPtrArray *sinks, guint i);
 
-/* Sets up @rw's bursts and its hand-over state towards each of the @n_workers (router_new). */
+/* Sets up @rw's inbox and the drain source that empties it, its bursts, and its hand-over state
+ * towards each of the @n_workers (router_new). */
 void router_batch_init(struct router_worker *rw, guint n_workers);
 
 /* Worker @rw: a video packet of @set's source for the subscribers in group @group (@rw's).
@@ -255,28 +256,15 @@ void router_batch_add(struct router_worker *rw, struct sink_set *set, guint grou
                       struct kumis_packet_body *body, int layer, gboolean keyframe,
                       const struct kumis_rtp_header *h);
 
-/* Worker @from: hands @item (a packet of @set's source) to worker @to's inbox. @to is woken
- * when the packet ends a burst (@ends_burst: audio, a frame's marker), when a burst's worth is
- * waiting, or KUMIS_BURST_HOLD_US after the first unwoken packet (router_batch_run_due()): it
- * would only hold a frame's packets until the marker anyway (media/burst.h), and each wake-up
- * costs the receiving worker a trip through poll() and the scheduler. */
-void router_handover_push(struct router_worker *from, struct router_worker *to,
-                          struct inbox_item *item, gboolean ends_burst, gint64 now);
-
 /* Source worker @from: a copy of one packet (@data, @len; @h parsed from it) for the
- * subscribers of @set in @group, whose worker is another: handed over with
- * router_handover_push(), to end its burst when it is audio or has the marker. */
+ * subscribers of @set in @group, whose worker is another, goes to that worker's inbox. That
+ * worker is woken when the packet ends a burst (audio, a frame's marker), when a burst's worth
+ * is waiting, or KUMIS_BURST_HOLD_US after the first unwoken packet (@from's drain keeps that
+ * deadline): it would only hold a frame's packets until the marker anyway (media/burst.h), and
+ * each wake-up costs the receiving worker a trip through poll() and the scheduler. */
 void router_handover_packet(struct router_worker *from, struct sink_set *set, guint group,
                             int layer, gboolean keyframe, const guint8 *data, gsize len,
                             const struct kumis_rtp_header *h, gint64 now);
 
-/* Worker @rw: when its drain must run next for a burst's hold or a hand-over's wake
- * (monotonic µs), or -1 for neither. */
-gint64 router_batch_deadline(const struct router_worker *rw);
-
-/* Worker @rw (the drain source's dispatch), at @now: forwards the bursts whose hold ended and
- * wakes the workers whose hand-over waited long enough. */
-void router_batch_run_due(struct router_worker *rw, gint64 now);
-
-/* Drops every waiting packet unsent (teardown). */
+/* Drops every waiting packet unsent and the drain (teardown, once the workers stopped). */
 void router_batch_clear(struct router_worker *rw);
