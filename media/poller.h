@@ -3,8 +3,8 @@
  * and libnice's timers sources of the worker's context, a worker carrying 50 subscribers walked
  * ~100 sources and polled ~50 sockets for each of its ~500 wake-ups a second, most of them for
  * one publisher's socket. Here each transport's agent (socket and timers) lives in a context of
- * its own; the worker's context holds one source for all of them (an epoll fd, and a ready
- * time at the earliest of their timers), and only a context whose fd is ready or whose timer
+ * its own; the worker's context holds one source for all of them (an epoll fd, and a wait
+ * until the earliest of their timers), and only a context whose fd is ready or whose timer
  * is due is iterated. */
 #pragma once
 
