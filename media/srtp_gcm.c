@@ -1,10 +1,12 @@
-/* kumis — SRTP/SRTCP AEAD AES-GCM (RFC 7714) with OpenSSL EVP; see srtp_gcm.h for why. */
+/* kumis — SRTP/SRTCP AEAD AES-GCM (RFC 7714) with OpenSSL; see srtp_gcm.h for why. */
 #include "media/srtp_gcm.h"
 
 #include <gio/gio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <string.h>
+
+#include "media/gcm_key.h"
 
 /* RTP header (RFC 3550 §5.1), header extension (§5.3.1), RTCP header (§6.4.1). */
 #define RTP_HEADER_LEN     12
@@ -41,8 +43,8 @@ struct srtp_gcm_ssrc {
 
 struct kumis_srtp_gcm {
     enum kumis_srtp_gcm_direction direction;
-    EVP_CIPHER_CTX *rtp;  /* keyed with the RTP session key once; only the IV changes */
-    EVP_CIPHER_CTX *rtcp; /* the same with the RTCP session key */
+    struct kumis_gcm_key rtp;  /* keyed with the RTP session key once; only the IV changes */
+    struct kumis_gcm_key rtcp; /* the same with the RTCP session key */
     guint8 rtp_salt[KUMIS_SRTP_GCM_SALT_LEN];
     guint8 rtcp_salt[KUMIS_SRTP_GCM_SALT_LEN];
     GHashTable *ssrcs; /* SSRC -> struct srtp_gcm_ssrc (owned), never forgotten */
@@ -78,39 +80,28 @@ static gboolean srtp_gcm_kdf(const EVP_CIPHER *ctr, const guint8 *master_key,
     return ok;
 }
 
-/* Returns: (transfer full) a context keyed with the session key of @label for @direction. */
-static EVP_CIPHER_CTX *srtp_gcm_cipher_new(enum kumis_srtp_gcm_direction direction,
-                                           const EVP_CIPHER *ctr, const EVP_CIPHER *gcm,
-                                           const guint8 *master_key, int key_len,
-                                           const guint8 *master_salt, enum srtp_gcm_label label)
+/* Keys @key with the session key of @label for @direction. */
+static gboolean srtp_gcm_key_init(struct kumis_gcm_key *key,
+                                  enum kumis_srtp_gcm_direction direction, const EVP_CIPHER *ctr,
+                                  const guint8 *master_key, int key_len, const guint8 *master_salt,
+                                  enum srtp_gcm_label label)
 {
-    guint8 key[32];
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    gboolean ok = ctx != NULL && srtp_gcm_kdf(ctr, master_key, master_salt, label, key, key_len);
-    /* GCM's default IV length is the 12 bytes of RFC 7714 §8.1. */
-    if (ok && direction == KUMIS_SRTP_GCM_PROTECT)
-        ok = EVP_EncryptInit_ex(ctx, gcm, NULL, key, NULL) == 1;
-    else if (ok)
-        ok = EVP_DecryptInit_ex(ctx, gcm, NULL, key, NULL) == 1;
-    OPENSSL_cleanse(key, sizeof key);
-    if (!ok) {
-        EVP_CIPHER_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
+    guint8 raw[32];
+    gboolean ok = srtp_gcm_kdf(ctr, master_key, master_salt, label, raw, key_len) &&
+                  kumis_gcm_key_init(key, direction == KUMIS_SRTP_GCM_PROTECT, raw, (gsize)key_len);
+    OPENSSL_cleanse(raw, sizeof raw);
+    return ok;
 }
 
 struct kumis_srtp_gcm *kumis_srtp_gcm_new(enum kumis_srtp_gcm_direction direction,
                                           const guint8 *master_key, gsize key_len,
                                           const guint8 *master_salt, gsize salt_len, GError **error)
 {
-    const EVP_CIPHER *ctr, *gcm_cipher;
+    const EVP_CIPHER *ctr;
     if (key_len == 16 && salt_len == KUMIS_SRTP_GCM_SALT_LEN) {
         ctr = EVP_aes_128_ctr();
-        gcm_cipher = EVP_aes_128_gcm();
     } else if (key_len == 32 && salt_len == KUMIS_SRTP_GCM_SALT_LEN) {
         ctr = EVP_aes_256_ctr();
-        gcm_cipher = EVP_aes_256_gcm();
     } else {
         g_set_error(
             error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -122,11 +113,10 @@ struct kumis_srtp_gcm *kumis_srtp_gcm_new(enum kumis_srtp_gcm_direction directio
     struct kumis_srtp_gcm *gcm = g_new0(struct kumis_srtp_gcm, 1);
     gcm->direction = direction;
     gcm->ssrcs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-    gcm->rtp = srtp_gcm_cipher_new(direction, ctr, gcm_cipher, master_key, (int)key_len,
-                                   master_salt, LABEL_RTP_ENCRYPTION);
-    gcm->rtcp = srtp_gcm_cipher_new(direction, ctr, gcm_cipher, master_key, (int)key_len,
-                                    master_salt, LABEL_RTCP_ENCRYPTION);
-    if (gcm->rtp == NULL || gcm->rtcp == NULL ||
+    if (!srtp_gcm_key_init(&gcm->rtp, direction, ctr, master_key, (int)key_len, master_salt,
+                           LABEL_RTP_ENCRYPTION) ||
+        !srtp_gcm_key_init(&gcm->rtcp, direction, ctr, master_key, (int)key_len, master_salt,
+                           LABEL_RTCP_ENCRYPTION) ||
         !srtp_gcm_kdf(ctr, master_key, master_salt, LABEL_RTP_SALT, gcm->rtp_salt,
                       KUMIS_SRTP_GCM_SALT_LEN) ||
         !srtp_gcm_kdf(ctr, master_key, master_salt, LABEL_RTCP_SALT, gcm->rtcp_salt,
@@ -145,13 +135,17 @@ void kumis_srtp_gcm_prefetch(const struct kumis_srtp_gcm *gcm)
     __builtin_prefetch((const char *)gcm + 64);
 }
 
+gboolean kumis_srtp_gcm_is_direct(const struct kumis_srtp_gcm *gcm)
+{
+    return kumis_gcm_key_is_direct(&gcm->rtp) && kumis_gcm_key_is_direct(&gcm->rtcp);
+}
+
 void kumis_srtp_gcm_free(struct kumis_srtp_gcm *gcm)
 {
     if (gcm == NULL)
         return;
-    /* Freeing a context cleanses its key schedule. */
-    EVP_CIPHER_CTX_free(gcm->rtp);
-    EVP_CIPHER_CTX_free(gcm->rtcp);
+    kumis_gcm_key_clear(&gcm->rtp); /* cleanses the key schedules */
+    kumis_gcm_key_clear(&gcm->rtcp);
     g_hash_table_destroy(gcm->ssrcs);
     OPENSSL_cleanse(gcm, sizeof *gcm);
     g_free(gcm);
@@ -290,30 +284,6 @@ static void srtp_gcm_rtcp_iv(guint8 iv[GCM_IV_LEN], const guint8 *salt, guint32 
         iv[i] ^= salt[i];
 }
 
-/* One AEAD pass with the key set at creation: @aad (and @aad2, may be NULL) authenticated,
- * @len bytes at @data en- or decrypted in place, the tag written to (encrypt) or checked
- * against (decrypt) @tag. Returns: FALSE on a decrypt whose tag does not match. */
-static gboolean srtp_gcm_crypt(EVP_CIPHER_CTX *ctx, gboolean encrypt, const guint8 *iv,
-                               const guint8 *aad, int aad_len, const guint8 *aad2, int aad2_len,
-                               guint8 *data, int len, guint8 *tag)
-{
-    int n = 0;
-    if (encrypt) {
-        return EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) == 1 &&
-               EVP_EncryptUpdate(ctx, NULL, &n, aad, aad_len) == 1 &&
-               (aad2 == NULL || EVP_EncryptUpdate(ctx, NULL, &n, aad2, aad2_len) == 1) &&
-               (len == 0 || EVP_EncryptUpdate(ctx, data, &n, data, len) == 1) &&
-               EVP_EncryptFinal_ex(ctx, data + len, &n) == 1 &&
-               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, KUMIS_SRTP_GCM_TAG_LEN, tag) == 1;
-    }
-    return EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv) == 1 &&
-           EVP_DecryptUpdate(ctx, NULL, &n, aad, aad_len) == 1 &&
-           (aad2 == NULL || EVP_DecryptUpdate(ctx, NULL, &n, aad2, aad2_len) == 1) &&
-           (len == 0 || EVP_DecryptUpdate(ctx, data, &n, data, len) == 1) &&
-           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KUMIS_SRTP_GCM_TAG_LEN, tag) == 1 &&
-           EVP_DecryptFinal_ex(ctx, data + len, &n) == 1;
-}
-
 /* RFC 3550 §5.1, §5.3.1: the length of the header of the RTP packet of @len bytes at @buf,
  * CSRCs and header extension included; 0 when it does not fit in @len. */
 static gsize srtp_gcm_rtp_header_len(const guint8 *buf, gsize len)
@@ -346,8 +316,8 @@ gboolean kumis_srtp_gcm_protect_rtp(struct kumis_srtp_gcm *gcm, guint8 *buf, gsi
         return FALSE; /* RFC 3711 §3.3.1: the index has 48 bits; rekey first */
     guint8 iv[GCM_IV_LEN];
     srtp_gcm_rtp_iv(iv, gcm->rtp_salt, state.ssrc, (guint32)(index >> 16), seq);
-    if (!srtp_gcm_crypt(gcm->rtp, TRUE, iv, buf, (int)header, NULL, 0, buf + header,
-                        (int)(*len - header), buf + *len))
+    if (!kumis_gcm_key_crypt(&gcm->rtp, iv, buf, header, NULL, 0, buf + header, *len - header,
+                             buf + *len))
         return FALSE;
     /* No replay check on send: resending a cached packet (NACK) reuses its index on purpose,
      * with the same IV and the same bytes, so nothing new is revealed. */
@@ -378,8 +348,8 @@ gboolean kumis_srtp_gcm_protect_rtcp(struct kumis_srtp_gcm *gcm, guint8 *buf, gs
     guint8 iv[GCM_IV_LEN];
     srtp_gcm_rtcp_iv(iv, gcm->rtcp_salt, state.ssrc, index);
     /* RFC 7714 §9.2: AAD = the first 8 octets || E flag and index; the rest is encrypted. */
-    if (!srtp_gcm_crypt(gcm->rtcp, TRUE, iv, buf, RTCP_HEADER_LEN, trailer, SRTCP_TRAILER_LEN,
-                        buf + RTCP_HEADER_LEN, (int)(*len - RTCP_HEADER_LEN), tag))
+    if (!kumis_gcm_key_crypt(&gcm->rtcp, iv, buf, RTCP_HEADER_LEN, trailer, SRTCP_TRAILER_LEN,
+                             buf + RTCP_HEADER_LEN, *len - RTCP_HEADER_LEN, tag))
         return FALSE;
     state.rtcp_index = index;
     srtp_gcm_ssrc_store(gcm, slot, &state);
@@ -404,8 +374,8 @@ gboolean kumis_srtp_gcm_unprotect_rtp(struct kumis_srtp_gcm *gcm, guint8 *buf, g
         return FALSE;
     guint8 iv[GCM_IV_LEN];
     srtp_gcm_rtp_iv(iv, gcm->rtp_salt, state.ssrc, (guint32)(index >> 16), seq);
-    if (!srtp_gcm_crypt(gcm->rtp, FALSE, iv, buf, (int)header, NULL, 0, buf + header,
-                        (int)(body - header), buf + body))
+    if (!kumis_gcm_key_crypt(&gcm->rtp, iv, buf, header, NULL, 0, buf + header, body - header,
+                             buf + body))
         return FALSE;
     /* RFC 3711 §3.3: ROC, s_l and the replay list change only for authenticated packets. */
     srtp_gcm_replay_add(&state.rtp_seen, &state.rtp_index, &state.rtp_window, index);
@@ -432,8 +402,8 @@ gboolean kumis_srtp_gcm_unprotect_rtcp(struct kumis_srtp_gcm *gcm, guint8 *buf, 
     srtp_gcm_rtcp_iv(iv, gcm->rtcp_salt, state.ssrc, index);
     /* RFC 7714 §9.3: with E = 0 the whole packet is authenticated and nothing encrypted. */
     gsize clear = (word & SRTCP_E_FLAG) ? RTCP_HEADER_LEN : body;
-    if (!srtp_gcm_crypt(gcm->rtcp, FALSE, iv, buf, (int)clear, trailer, SRTCP_TRAILER_LEN,
-                        buf + clear, (int)(body - clear), tag))
+    if (!kumis_gcm_key_crypt(&gcm->rtcp, iv, buf, clear, trailer, SRTCP_TRAILER_LEN, buf + clear,
+                             body - clear, tag))
         return FALSE;
     srtp_gcm_replay_add(&state.rtcp_seen, &state.rtcp_index, &state.rtcp_window, index);
     srtp_gcm_ssrc_store(gcm, slot, &state);

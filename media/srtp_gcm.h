@@ -1,4 +1,4 @@
-/* kumis — SRTP and SRTCP with AEAD AES-GCM (RFC 7714) on OpenSSL EVP, for the send path.
+/* kumis — SRTP and SRTCP with AEAD AES-GCM (RFC 7714) on OpenSSL (gcm_key.h), for the send path.
  *
  * Why: Debian's libsrtp2 is built on NSS, whose AES-GCM costs a lock and hash look-ups per
  * packet; the SFU protects every forwarded packet once per subscriber, so that was ~17 % of
@@ -47,6 +47,10 @@ struct kumis_srtp_gcm *kumis_srtp_gcm_new(enum kumis_srtp_gcm_direction directio
 
 /* Asks the processor for @gcm's own struct (a hint, no effect on behaviour). */
 void kumis_srtp_gcm_prefetch(const struct kumis_srtp_gcm *gcm);
+
+/* Whether @gcm's ciphers call OpenSSL's provider directly, not through EVP (media/gcm_key.h;
+ * for tests). */
+gboolean kumis_srtp_gcm_is_direct(const struct kumis_srtp_gcm *gcm);
 
 /* Frees @gcm and wipes its keys. NULL is ignored. */
 void kumis_srtp_gcm_free(struct kumis_srtp_gcm *gcm);

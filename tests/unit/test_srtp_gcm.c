@@ -1,14 +1,17 @@
 /* Unit tests for media/srtp_gcm.c: our AES-GCM SRTP/SRTCP against libsrtp2 itself (byte for
  * byte, and each side unprotecting the other's packets), across sequence wraps, resends and
  * late packets; tampered, short and oversized packets; the SSRC table bound; the wiring in
- * media/srtp_session.c. With KUMIS_BENCH set (or -m perf, or --verbose) a micro benchmark
- * prints µs of CPU per 1200- and 160-byte protect, ours and libsrtp2's. */
+ * media/srtp_session.c. Each runs twice: with OpenSSL's provider functions called directly (what
+ * kumisd uses) and through EVP (its fallback, media/gcm_key.h). With KUMIS_BENCH set (or -m
+ * perf, or --verbose) a micro benchmark prints µs of CPU per 1200- and 160-byte protect, ours
+ * (each way) and libsrtp2's. */
 #include <gio/gio.h>
 #include <glib.h>
 #include <srtp2/srtp.h>
 #include <string.h>
 #include <time.h>
 
+#include "media/gcm_key.h"
 #include "media/srtp_gcm.h"
 #include "media/srtp_session.h"
 
@@ -687,9 +690,11 @@ static void test_bench(void)
         for (gsize key_len = 16; key_len <= 32; key_len += 16) {
             struct master m = master_random(key_len);
             double ours = G_MAXDOUBLE, theirs = G_MAXDOUBLE;
+            gboolean bench_direct = FALSE;
             for (guint run = 0; run < 5; run++) {
                 /* Fresh contexts each run: the sequence numbers restart at 0. */
                 struct kumis_srtp_gcm *gcm = ours_new(&m, KUMIS_SRTP_GCM_PROTECT);
+                bench_direct = kumis_srtp_gcm_is_direct(gcm);
                 srtp_t lib = libsrtp_new(&m, ssrc_any_outbound, TRUE);
                 double us =
                     bench_ours(gcm, &plain, (guint)n); /* not inside MIN(): it evaluates twice */
@@ -699,10 +704,56 @@ static void test_bench(void)
                 srtp_dealloc(lib);
                 kumis_srtp_gcm_free(gcm);
             }
-            g_printerr("# AEAD_AES_%u_GCM, %" G_GSIZE_FORMAT "-byte RTP protect: srtp_gcm %.3f us, "
-                       "libsrtp2 %.3f us (x%.1f)\n",
-                       (guint)key_len * 8, sizes[s], ours, theirs, theirs / ours);
+            g_printerr("# AEAD_AES_%u_GCM, %" G_GSIZE_FORMAT "-byte RTP protect: srtp_gcm (%s) "
+                       "%.3f us, libsrtp2 %.3f us (x%.1f)\n",
+                       (guint)key_len * 8, sizes[s], bench_direct ? "provider" : "EVP", ours,
+                       theirs, theirs / ours);
         }
+    }
+}
+
+/* The provider's functions are what a context uses here (Debian's OpenSSL 3.0); forcing EVP
+ * gives EVP. Every other test runs both ways (see main()). */
+static void test_direct_by_default(void)
+{
+    struct master m = master_random(16);
+    struct kumis_srtp_gcm *gcm = ours_new(&m, KUMIS_SRTP_GCM_PROTECT);
+    g_assert_true(kumis_srtp_gcm_is_direct(gcm));
+    kumis_srtp_gcm_free(gcm);
+    m = master_random(32);
+    gcm = ours_new(&m, KUMIS_SRTP_GCM_UNPROTECT);
+    g_assert_true(kumis_srtp_gcm_is_direct(gcm));
+    kumis_srtp_gcm_free(gcm);
+    kumis_gcm_key_force_evp(TRUE);
+    gcm = ours_new(&m, KUMIS_SRTP_GCM_PROTECT);
+    g_assert_false(kumis_srtp_gcm_is_direct(gcm));
+    kumis_srtp_gcm_free(gcm);
+    kumis_gcm_key_force_evp(FALSE);
+}
+
+struct mode_test {
+    gboolean evp;
+    GTestFunc func;
+};
+
+static void run_in_mode(gconstpointer data)
+{
+    const struct mode_test *t = data;
+    kumis_gcm_key_force_evp(t->evp);
+    t->func();
+    kumis_gcm_key_force_evp(FALSE);
+}
+
+/* Adds @func as /srtp-gcm/provider/@name and /srtp-gcm/evp/@name. */
+static void add_both(const char *name, GTestFunc func)
+{
+    for (guint evp = 0; evp < 2; evp++) {
+        struct mode_test *t = g_new(struct mode_test, 1); /* lives as long as the test run */
+        t->evp = evp;
+        t->func = func;
+        g_autofree char *path =
+            g_strdup_printf("/srtp-gcm/%s/%s", evp ? "evp" : "provider", name);
+        g_test_add_data_func_full(path, t, run_in_mode, g_free);
     }
 }
 
@@ -714,20 +765,20 @@ int main(int argc, char **argv)
     struct kumis_srtp_keys keys = {
         .profile = KUMIS_SRTP_PROFILE_AEAD_AES_128_GCM, .key_len = 16, .salt_len = 12};
     kumis_srtp_session_free(kumis_srtp_session_new(&keys, NULL));
-    g_test_add_func("/srtp-gcm/rtp-matches-libsrtp-128", test_rtp_matches_libsrtp_128);
-    g_test_add_func("/srtp-gcm/rtp-matches-libsrtp-256", test_rtp_matches_libsrtp_256);
-    g_test_add_func("/srtp-gcm/rtp-roc-climbs", test_rtp_roc_climbs);
-    g_test_add_func("/srtp-gcm/rtp-wrap-and-resend-to-libsrtp",
-                    test_rtp_wrap_and_resend_to_libsrtp);
-    g_test_add_func("/srtp-gcm/rtcp-matches-libsrtp-128", test_rtcp_matches_libsrtp_128);
-    g_test_add_func("/srtp-gcm/rtcp-matches-libsrtp-256", test_rtcp_matches_libsrtp_256);
-    g_test_add_func("/srtp-gcm/unprotect-libsrtp-rtp", test_unprotect_libsrtp_rtp);
-    g_test_add_func("/srtp-gcm/unprotect-libsrtp-rtcp", test_unprotect_libsrtp_rtcp);
-    g_test_add_func("/srtp-gcm/round-trip", test_round_trip);
-    g_test_add_func("/srtp-gcm/replay-window", test_replay_window);
-    g_test_add_func("/srtp-gcm/bad-input", test_bad_input);
-    g_test_add_func("/srtp-gcm/session-wiring", test_session_wiring);
-    g_test_add_func("/srtp-gcm/bench", test_bench);
+    g_test_add_func("/srtp-gcm/direct-by-default", test_direct_by_default);
+    add_both("rtp-matches-libsrtp-128", test_rtp_matches_libsrtp_128);
+    add_both("rtp-matches-libsrtp-256", test_rtp_matches_libsrtp_256);
+    add_both("rtp-roc-climbs", test_rtp_roc_climbs);
+    add_both("rtp-wrap-and-resend-to-libsrtp", test_rtp_wrap_and_resend_to_libsrtp);
+    add_both("rtcp-matches-libsrtp-128", test_rtcp_matches_libsrtp_128);
+    add_both("rtcp-matches-libsrtp-256", test_rtcp_matches_libsrtp_256);
+    add_both("unprotect-libsrtp-rtp", test_unprotect_libsrtp_rtp);
+    add_both("unprotect-libsrtp-rtcp", test_unprotect_libsrtp_rtcp);
+    add_both("round-trip", test_round_trip);
+    add_both("replay-window", test_replay_window);
+    add_both("bad-input", test_bad_input);
+    add_both("session-wiring", test_session_wiring);
+    add_both("bench", test_bench);
     int status = g_test_run();
     srtp_shutdown();
     return status;
