@@ -17,11 +17,22 @@ GST_DEBUG_CATEGORY_STATIC(kumis_poller_debug);
 /* Source IDs are per context and count from 1: a transport's context holds a few. */
 #define WATCH_SOURCE_IDS 64
 
+/* What an fd's epoll event points at: its watch, and which fd it is. */
+struct watch_slot {
+    struct kumis_poller_watch *watch;
+    gint fd;
+};
+
 struct kumis_poller_watch {
     struct kumis_poller *poller;
     GMainContext *context;
     GPollFD fds[WATCH_FDS_MAX];
-    gint n_fds;         /* the fds in the epoll set, as the context last asked */
+    struct watch_slot slots[WATCH_FDS_MAX];
+    gint n_fds; /* the fds in the epoll set, as the context last asked */
+    /* What epoll reported for its fds in the current dispatch round (ready_round). */
+    GPollFD ready[WATCH_FDS_MAX];
+    guint n_ready;
+    guint64 ready_round;
     gint64 deadline;    /* monotonic µs when its next timer is due; G_MAXINT64: none */
     guint heap_index;   /* its place in the poller's deadline heap; G_MAXUINT: not in it */
     guint64 round;      /* the dispatch round that last iterated it */
@@ -93,7 +104,8 @@ static void watch_sync_fds(struct kumis_poller_watch *w, const GPollFD *fds, gin
     for (gint i = 0; i < w->n_fds; i++)
         epoll_ctl(w->poller->epfd, EPOLL_CTL_DEL, w->fds[i].fd, NULL);
     for (gint i = 0; i < n; i++) {
-        struct epoll_event ev = {.events = poll_to_epoll(fds[i].events), .data.ptr = w};
+        w->slots[i] = (struct watch_slot){.watch = w, .fd = fds[i].fd};
+        struct epoll_event ev = {.events = poll_to_epoll(fds[i].events), .data.ptr = &w->slots[i]};
         if (epoll_ctl(w->poller->epfd, EPOLL_CTL_ADD, fds[i].fd, &ev) != 0 && errno != EEXIST)
             GST_ERROR("epoll_ctl(ADD %d): %s", fds[i].fd, g_strerror(errno));
         w->fds[i] = fds[i];
@@ -198,16 +210,53 @@ static void watch_sync(struct kumis_poller_watch *w)
                        timeout < 0 ? G_MAXINT64 : g_get_monotonic_time() + (gint64)timeout * 1000);
 }
 
+static gushort epoll_to_poll(guint32 events)
+{
+    return (events & EPOLLIN ? G_IO_IN : 0) | (events & EPOLLOUT ? G_IO_OUT : 0) |
+           (events & EPOLLPRI ? G_IO_PRI : 0) | (events & EPOLLERR ? G_IO_ERR : 0) |
+           (events & EPOLLHUP ? G_IO_HUP : 0);
+}
+
+/* Notes @events of the fd behind @slot for this dispatch round of its watch. */
+static void watch_note_ready(const struct watch_slot *slot, guint32 events, guint64 round)
+{
+    struct kumis_poller_watch *w = slot->watch;
+    if (w->ready_round != round) {
+        w->ready_round = round;
+        w->n_ready = 0;
+    }
+    if (w->n_ready < WATCH_FDS_MAX)
+        w->ready[w->n_ready++] = (GPollFD){.fd = slot->fd, .revents = epoll_to_poll(events)};
+}
+
+/* Fills the revents of @fds (@n) from what epoll reported for @w this round, so that the
+ * context's sockets are not polled a second time (a system call per ready transport). */
+static void watch_take_ready(const struct kumis_poller_watch *w, GPollFD *fds, gint n)
+{
+    gboolean fresh = w->ready_round == w->poller->round;
+    for (gint i = 0; i < n; i++) {
+        fds[i].revents = 0;
+        for (guint r = 0; fresh && r < w->n_ready; r++) {
+            if (w->ready[r].fd == fds[i].fd)
+                fds[i].revents |= w->ready[r].revents & (fds[i].events | G_IO_ERR | G_IO_HUP);
+        }
+    }
+}
+
 /* One iteration of @w's context: what is ready is dispatched, then what it waits for is read
- * again (a dispatch may add or remove sources and timers without waking anyone). */
-static void watch_iterate(struct kumis_poller_watch *w)
+ * again (a dispatch may add or remove sources and timers without waking anyone). Readiness is
+ * what epoll reported this round when @use_epoll (nothing when the iteration is for a timer:
+ * a ready fd is reported again on the next round), else polled. */
+static void watch_iterate(struct kumis_poller_watch *w, gboolean use_epoll)
 {
     GPollFD fds[WATCH_FDS_MAX];
     gint priority, timeout;
     g_main_context_prepare(w->context, &priority);
     gint n = g_main_context_query(w->context, priority, &timeout, fds, WATCH_FDS_MAX);
     gint polled = MIN(n, WATCH_FDS_MAX);
-    if (polled > 0)
+    if (use_epoll)
+        watch_take_ready(w, fds, polled);
+    else if (polled > 0)
         g_poll(fds, (guint)polled, 0);
     if (g_main_context_check(w->context, priority, fds, polled))
         g_main_context_dispatch(w->context);
@@ -226,13 +275,15 @@ static gboolean poller_source_dispatch(GSource *source, GSourceFunc cb, gpointer
     gint64 start = g_get_monotonic_time();
     p->dispatching = TRUE;
     p->round++;
+    for (int i = 0; i < n; i++)
+        watch_note_ready(events[i].data.ptr, events[i].events, p->round);
     gboolean late = FALSE;
     for (int i = 0; i < n && !late; i++) {
-        struct kumis_poller_watch *w = events[i].data.ptr;
+        struct kumis_poller_watch *w = ((struct watch_slot *)events[i].data.ptr)->watch;
         if (w->removed || w->round == p->round)
             continue;
         w->round = p->round;
-        watch_iterate(w);
+        watch_iterate(w, TRUE);
         /* Level-triggered: what is left is reported again on the loop's next turn, after the
          * worker's other sources had theirs. */
         late = g_get_monotonic_time() - start >= KUMIS_RX_SLICE_US;
@@ -244,7 +295,7 @@ static gboolean poller_source_dispatch(GSource *source, GSourceFunc cb, gpointer
         if (w->deadline > start || w->round == p->round)
             break;
         w->round = p->round;
-        watch_iterate(w);
+        watch_iterate(w, TRUE);
         late = g_get_monotonic_time() - start >= KUMIS_RX_SLICE_US;
     }
     p->dispatching = FALSE;
@@ -275,8 +326,8 @@ static gboolean poller_source_check(GSource *source)
     return poller_deadline(((struct poller_source *)source)->poller) <= g_source_get_time(source);
 }
 
-static GSourceFuncs poller_source_funcs = {poller_source_prepare, poller_source_check,
-                                           poller_source_dispatch, NULL, NULL, NULL};
+static GSourceFuncs poller_source_funcs = {
+    poller_source_prepare, poller_source_check, poller_source_dispatch, NULL, NULL, NULL};
 
 struct kumis_poller *kumis_poller_new(GMainContext *context)
 {
@@ -317,7 +368,7 @@ struct kumis_poller_watch *kumis_poller_add(struct kumis_poller *poller, GMainCo
     w->heap_index = G_MAXUINT;
     if (!g_main_context_acquire(context))
         g_error("kumis_poller_add: context %p belongs to another thread", (void *)context);
-    watch_iterate(w); /* registers its fds and its first deadline */
+    watch_iterate(w, FALSE); /* registers its fds and its first deadline */
     return w;
 }
 
