@@ -9,16 +9,19 @@
 #include "media/gcm_key.h"
 
 /* RTP header (RFC 3550 §5.1), header extension (§5.3.1), RTCP header (§6.4.1). */
-#define RTP_HEADER_LEN     12
-#define RTP_EXTENSION_LEN  4
-#define RTCP_HEADER_LEN    8
-#define SRTCP_TRAILER_LEN  4
-#define SRTCP_E_FLAG       0x80000000u
-#define SRTCP_INDEX_MAX    0x7FFFFFFFu /* RFC 3711 §3.4: 31 bits */
-#define GCM_IV_LEN         12          /* RFC 7714 §8.1 */
-#define SRTP_INDEX_LIMIT   (G_GUINT64_CONSTANT(1) << 48)
-#define SRTP_SEQ_HALF      0x8000u /* 2^15, RFC 3711 §3.3.1 */
-#define REPLAY_WINDOW_BITS 64      /* RFC 3711 §3.3.2: at least 64 */
+#define RTP_HEADER_LEN    12
+#define RTP_EXTENSION_LEN 4
+#define RTCP_HEADER_LEN   8
+#define SRTCP_TRAILER_LEN 4
+#define SRTCP_E_FLAG      0x80000000u
+#define SRTCP_INDEX_MAX   0x7FFFFFFFu /* RFC 3711 §3.4: 31 bits */
+#define GCM_IV_LEN        12          /* RFC 7714 §8.1 */
+#define SRTP_INDEX_LIMIT  (G_GUINT64_CONSTANT(1) << 48)
+#define SRTP_SEQ_HALF     0x8000u /* 2^15, RFC 3711 §3.3.1 */
+/* RFC 3711 §3.3.2 asks for at least 64. SRTCP gets 64; SRTP 1024 (what srtp_session.c gave
+ * libsrtp2: a video frame's burst reorders more than 64 on a busy path). */
+#define SRTCP_REPLAY_WORDS 1
+#define SRTP_REPLAY_WORDS  16
 #define SRTP_GCM_RECENT    4
 
 /* RFC 3711 §4.3.1 labels (RFC 7714 §11 uses the same KDF). */
@@ -31,13 +34,14 @@ enum srtp_gcm_label {
 
 /* What one context knows of one SSRC (RFC 3711 §3.2.3: a cryptographic context per SSRC).
  * Protect: the highest RTP index sent and the last SRTCP index used. Unprotect: the highest
- * index received of each and the replay window below it (bit i: index highest - i seen). */
+ * index received of each and the replay window below it (bit i % 64 of word i / 64: index
+ * highest - i seen). */
 struct srtp_gcm_ssrc {
     guint32 ssrc;
     gboolean rtp_seen, rtcp_seen;
-    guint64 rtp_index; /* ROC << 16 | SEQ */
-    guint64 rtp_window;
-    guint64 rtcp_index; /* 31 bits */
+    guint64 rtp_index;   /* ROC << 16 | SEQ */
+    guint64 *rtp_window; /* unprotect: SRTP_REPLAY_WORDS, allocated with the entry; else NULL */
+    guint64 rtcp_index;  /* 31 bits */
     guint64 rtcp_window;
 };
 
@@ -192,17 +196,24 @@ static gboolean srtp_gcm_ssrc_load(struct kumis_srtp_gcm *gcm, guint32 ssrc,
 }
 
 /* Writes @state back to @slot once the packet went through; a new SSRC (@slot NULL) gets its
- * entry now, the only allocation after kumis_srtp_gcm_new(). Nothing changes before, so a
- * failed packet leaves no trace (and unauthenticated packets cannot fill the table). */
-static void srtp_gcm_ssrc_store(struct kumis_srtp_gcm *gcm, struct srtp_gcm_ssrc *slot,
-                                const struct srtp_gcm_ssrc *state)
+ * entry now (with its RTP replay window when unprotecting, in the same block), the only
+ * allocation after kumis_srtp_gcm_new(). Nothing changes before, so a failed packet leaves no
+ * trace (and unauthenticated packets cannot fill the table). Returns: the entry. */
+static struct srtp_gcm_ssrc *srtp_gcm_ssrc_store(struct kumis_srtp_gcm *gcm,
+                                                 struct srtp_gcm_ssrc *slot,
+                                                 const struct srtp_gcm_ssrc *state)
 {
+    guint64 *window = slot != NULL ? slot->rtp_window : NULL;
     if (slot == NULL) {
-        slot = g_new(struct srtp_gcm_ssrc, 1);
+        gboolean rx = gcm->direction == KUMIS_SRTP_GCM_UNPROTECT;
+        slot = g_malloc0(sizeof *slot + (rx ? SRTP_REPLAY_WORDS * sizeof(guint64) : 0));
+        window = rx ? (guint64 *)(slot + 1) : NULL;
         g_hash_table_insert(gcm->ssrcs, GUINT_TO_POINTER(state->ssrc), slot);
         srtp_gcm_recent_push(gcm, slot);
     }
     *slot = *state;
+    slot->rtp_window = window;
+    return slot;
 }
 
 /* RFC 3711 §3.3.1: the index of @seq nearest to the highest index so far (ROC - 1, ROC or
@@ -220,26 +231,42 @@ static guint64 srtp_gcm_index_estimate(guint64 highest, guint16 seq)
     return (roc << 16) | seq;
 }
 
-/* RFC 3711 §3.3.2 replay check against @highest and its @window.
- * Returns: TRUE when @index was not received yet and is not older than the window. */
-static gboolean srtp_gcm_replay_check(gboolean seen, guint64 highest, guint64 window, guint64 index)
+/* RFC 3711 §3.3.2 replay check against @highest and its @window of @words words (NULL: an
+ * SSRC not seen yet). Returns: TRUE when @index was not received yet and is not older than
+ * the window. */
+static gboolean srtp_gcm_replay_check(gboolean seen, guint64 highest, const guint64 *window,
+                                      guint words, guint64 index)
 {
-    if (!seen || index > highest)
+    if (!seen || window == NULL || index > highest)
         return TRUE;
     guint64 age = highest - index;
-    return age < REPLAY_WINDOW_BITS && (window & (G_GUINT64_CONSTANT(1) << age)) == 0;
+    return age < 64 * (guint64)words &&
+           (window[age / 64] & (G_GUINT64_CONSTANT(1) << (age % 64))) == 0;
 }
 
-static void srtp_gcm_replay_add(gboolean *seen, guint64 *highest, guint64 *window, guint64 index)
+static void srtp_gcm_replay_add(gboolean *seen, guint64 *highest, guint64 *window, guint words,
+                                guint64 index)
 {
-    if (!*seen || index > *highest) {
-        guint64 shift = *seen ? index - *highest : REPLAY_WINDOW_BITS;
-        *window = shift >= REPLAY_WINDOW_BITS ? 1 : (*window << shift) | 1;
-        *highest = index;
-        *seen = TRUE;
-    } else {
-        *window |= G_GUINT64_CONSTANT(1) << (*highest - index);
+    if (*seen && index <= *highest) {
+        guint64 age = *highest - index;
+        window[age / 64] |= G_GUINT64_CONSTANT(1) << (age % 64);
+        return;
     }
+    /* The window slides by @shift toward older ages: a multi-word left shift, word 0 lowest. */
+    guint64 shift = *seen ? index - *highest : 64 * (guint64)words;
+    guint skip = (guint)MIN(shift / 64, words), bits = (guint)(shift % 64);
+    for (guint i = words; i-- > 0;) {
+        guint64 v = 0;
+        if (i >= skip) {
+            v = window[i - skip] << bits;
+            if (bits != 0 && i > skip)
+                v |= window[i - skip - 1] >> (64 - bits);
+        }
+        window[i] = v;
+    }
+    window[0] |= 1;
+    *highest = index;
+    *seen = TRUE;
 }
 
 /* --- packets -------------------------------------------------------------------------- */
@@ -370,7 +397,8 @@ gboolean kumis_srtp_gcm_unprotect_rtp(struct kumis_srtp_gcm *gcm, guint8 *buf, g
     guint16 seq = (guint16)(buf[2] << 8 | buf[3]);
     guint64 index = srtp_gcm_index_estimate(state.rtp_index, seq);
     if (index >= SRTP_INDEX_LIMIT ||
-        !srtp_gcm_replay_check(state.rtp_seen, state.rtp_index, state.rtp_window, index))
+        !srtp_gcm_replay_check(state.rtp_seen, state.rtp_index, state.rtp_window, SRTP_REPLAY_WORDS,
+                               index))
         return FALSE;
     guint8 iv[GCM_IV_LEN];
     srtp_gcm_rtp_iv(iv, gcm->rtp_salt, state.ssrc, (guint32)(index >> 16), seq);
@@ -378,8 +406,9 @@ gboolean kumis_srtp_gcm_unprotect_rtp(struct kumis_srtp_gcm *gcm, guint8 *buf, g
                              buf + body))
         return FALSE;
     /* RFC 3711 §3.3: ROC, s_l and the replay list change only for authenticated packets. */
-    srtp_gcm_replay_add(&state.rtp_seen, &state.rtp_index, &state.rtp_window, index);
-    srtp_gcm_ssrc_store(gcm, slot, &state);
+    slot = srtp_gcm_ssrc_store(gcm, slot, &state);
+    srtp_gcm_replay_add(&slot->rtp_seen, &slot->rtp_index, slot->rtp_window, SRTP_REPLAY_WORDS,
+                        index);
     *len = body;
     return TRUE;
 }
@@ -396,7 +425,8 @@ gboolean kumis_srtp_gcm_unprotect_rtcp(struct kumis_srtp_gcm *gcm, guint8 *buf, 
     guint32 index = word & SRTCP_INDEX_MAX;
     struct srtp_gcm_ssrc state, *slot;
     if (!srtp_gcm_ssrc_load(gcm, srtp_gcm_get32(buf + 4), &state, &slot) ||
-        !srtp_gcm_replay_check(state.rtcp_seen, state.rtcp_index, state.rtcp_window, index))
+        !srtp_gcm_replay_check(state.rtcp_seen, state.rtcp_index, &state.rtcp_window,
+                               SRTCP_REPLAY_WORDS, index))
         return FALSE;
     guint8 iv[GCM_IV_LEN];
     srtp_gcm_rtcp_iv(iv, gcm->rtcp_salt, state.ssrc, index);
@@ -405,7 +435,8 @@ gboolean kumis_srtp_gcm_unprotect_rtcp(struct kumis_srtp_gcm *gcm, guint8 *buf, 
     if (!kumis_gcm_key_crypt(&gcm->rtcp, iv, buf, clear, trailer, SRTCP_TRAILER_LEN, buf + clear,
                              body - clear, tag))
         return FALSE;
-    srtp_gcm_replay_add(&state.rtcp_seen, &state.rtcp_index, &state.rtcp_window, index);
+    srtp_gcm_replay_add(&state.rtcp_seen, &state.rtcp_index, &state.rtcp_window, SRTCP_REPLAY_WORDS,
+                        index);
     srtp_gcm_ssrc_store(gcm, slot, &state);
     *len = body;
     return TRUE;

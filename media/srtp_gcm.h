@@ -1,9 +1,10 @@
-/* kumis — SRTP and SRTCP with AEAD AES-GCM (RFC 7714) on OpenSSL (gcm_key.h), for the send path.
+/* kumis — SRTP and SRTCP with AEAD AES-GCM (RFC 7714) on OpenSSL (gcm_key.h), both ways.
  *
  * Why: Debian's libsrtp2 is built on NSS, whose AES-GCM costs a lock and hash look-ups per
  * packet; the SFU protects every forwarded packet once per subscriber, so that was ~17 % of
- * kumisd's CPU at 100 subscribers. OpenSSL's AES-GCM (AES-NI, no locks) is several times
- * cheaper. Output is byte-identical to libsrtp2's (tests/unit/test_srtp_gcm.c checks it).
+ * kumisd's CPU at 100 subscribers, and unprotecting what came in another 2.9 % of a worker's.
+ * OpenSSL's AES-GCM (AES-NI, no locks) is several times cheaper. Output is byte-identical to
+ * libsrtp2's (tests/unit/test_srtp_gcm.c checks it).
  *
  * Scope: profiles AEAD_AES_128_GCM and AEAD_AES_256_GCM (RFC 7714 §14.2), 16-byte tag, no MKI,
  * key derivation rate 0, SRTCP always encrypted (E = 1) when protecting. One context protects
@@ -77,13 +78,13 @@ gboolean kumis_srtp_gcm_protect_rtcp(struct kumis_srtp_gcm *gcm, guint8 *buf, gs
                                      gsize capacity);
 
 /* Authenticates and decrypts the SRTP packet of *@len bytes in @buf in place; *@len shrinks by
- * the tag. The SSRC's rollover counter and 64-packet replay window advance only for a packet
+ * the tag. The SSRC's rollover counter and 1024-packet replay window advance only for a packet
  * that authenticates.
  * Returns: FALSE (@buf unspecified, context unchanged) when the packet is malformed, fails
  * authentication, is a replay or older than the window, or the SSRC table is full. */
 gboolean kumis_srtp_gcm_unprotect_rtp(struct kumis_srtp_gcm *gcm, guint8 *buf, gsize *len);
 
 /* As kumis_srtp_gcm_unprotect_rtp() for SRTCP; encrypted (E = 1) and authenticated-only
- * (E = 0, RFC 7714 §9.3) packets are both accepted. *@len shrinks by
- * KUMIS_SRTP_GCM_RTCP_OVERHEAD. */
+ * (E = 0, RFC 7714 §9.3) packets are both accepted; the replay window is 64 packets. *@len shrinks
+ * by KUMIS_SRTP_GCM_RTCP_OVERHEAD. */
 gboolean kumis_srtp_gcm_unprotect_rtcp(struct kumis_srtp_gcm *gcm, guint8 *buf, gsize *len);

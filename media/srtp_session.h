@@ -1,5 +1,6 @@
-/* kumis — SRTP/SRTCP protection of one transport with libsrtp2 (RFC 3711, RFC 7714 for GCM),
- * keyed from DTLS-SRTP (RFC 5764). One inbound and one outbound session, any SSRC. */
+/* kumis — SRTP/SRTCP protection of one transport (RFC 3711, RFC 7714 for GCM), keyed from
+ * DTLS-SRTP (RFC 5764): media/srtp_gcm.h with a GCM profile, libsrtp2 with AES-CM. One inbound
+ * and one outbound side, any SSRC. */
 #pragma once
 
 #include <glib.h>
@@ -47,9 +48,9 @@ const char *kumis_srtp_profile_name(enum kumis_srtp_profile profile);
 gboolean kumis_srtp_profile_lengths(enum kumis_srtp_profile profile, guint *key_len,
                                     guint *salt_len);
 
-/* Makes the inbound (ssrc_any_inbound) and outbound (ssrc_any_outbound) libsrtp2 sessions for
- * @keys, calling srtp_init() once per process first (thread-safe); with a GCM profile the
- * outbound side is media/srtp_gcm.h instead. Fails with @error set on an
+/* Makes the inbound and outbound sides for @keys: with a GCM profile two media/srtp_gcm.h
+ * contexts, else libsrtp2 sessions (ssrc_any_inbound, ssrc_any_outbound; srtp_init() is called
+ * once per process first, thread-safe). Fails with @error set on an
  * unknown profile, wrong key lengths or a libsrtp error. A session is used by one thread at a
  * time (libsrtp is not thread-safe per session).
  * Returns: (transfer full) free with kumis_srtp_session_free(). */

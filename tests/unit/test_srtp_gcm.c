@@ -464,7 +464,8 @@ static void test_round_trip(void)
     }
 }
 
-/* The receiver's 64-packet replay window: late packets inside it pass once, older ones not. */
+/* The receiver's 1024-packet RTP replay window: late packets inside it pass once, older ones
+ * not, as the window slides by a bit, by whole words and by words and bits. */
 static void test_replay_window(void)
 {
     struct master m = master_random(16);
@@ -474,11 +475,14 @@ static void test_replay_window(void)
         guint16 seq;
         gboolean accepted;
     } steps[] = {
-        {10, TRUE},    {200, TRUE},    {150, TRUE},  {137, TRUE}, /* age 63 */
-        {136, FALSE},  {120, FALSE},                              /* age 64 and more */
-        {150, FALSE},  {201, TRUE},    {200, FALSE},              /* replays */
-        {40000, TRUE}, {65535, TRUE},  {3, TRUE},                 /* ROC 0 -> 1 */
-        {65534, TRUE}, {65535, FALSE}, {3, FALSE},   {4, TRUE},   /* ROC 0 again, replays */
+        {10, TRUE},    {2000, TRUE},   {1500, TRUE},  {977, TRUE},   /* age 1023 */
+        {976, FALSE},  {900, FALSE},                                 /* age 1024 and more */
+        {1500, FALSE}, {2001, TRUE},   {977, FALSE},  {2000, FALSE}, /* replays; 977 slid out */
+        {1938, TRUE},  {2002, TRUE},   {1938, FALSE},                /* age 63 -> 64: next word */
+        {2130, TRUE},  {1938, FALSE},  {2002, FALSE}, {2003, TRUE},  /* slid by two words */
+        {2200, TRUE},  {2130, FALSE},  {2003, FALSE}, {2004, TRUE},  /* by a word and 6 bits */
+        {40000, TRUE}, {65535, TRUE},  {3, TRUE},                    /* ROC 0 -> 1 */
+        {65534, TRUE}, {65535, FALSE}, {3, FALSE},    {4, TRUE},     /* ROC 0 again, replays */
     };
     for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
         struct packet p;
@@ -670,9 +674,55 @@ static double bench_libsrtp(srtp_t lib, const struct packet *plain, guint n)
     return (cpu_us() - start) / n;
 }
 
+/* µs of CPU per unprotect of @size-byte RTP packets, ours (*@ours) and libsrtp2's (*@theirs),
+ * over @n packets protected beforehand in batches. */
+static void bench_unprotect(const struct master *m, gsize size, guint n, double *ours,
+                            double *theirs)
+{
+    enum { BATCH = 512 };
+    struct packet *batch = g_new(struct packet, BATCH);
+    struct packet p;
+    struct kumis_srtp_gcm *tx = ours_new(m, KUMIS_SRTP_GCM_PROTECT);
+    struct kumis_srtp_gcm *rx = ours_new(m, KUMIS_SRTP_GCM_UNPROTECT);
+    srtp_t lib = libsrtp_new(m, ssrc_any_inbound, TRUE);
+    struct packet plain;
+    rtp_build(&plain, 0x11223344, 0, 0, -1, size);
+    double us_ours = 0, us_theirs = 0;
+    guint done = 0;
+    while (done < n) {
+        for (guint i = 0; i < BATCH; i++) {
+            batch[i] = plain;
+            put16(batch[i].data + 2, (done + i) & 0xFFFF);
+            g_assert_true(kumis_srtp_gcm_protect_rtp(tx, batch[i].data, &batch[i].len, BUF_SIZE));
+        }
+        double start = cpu_us();
+        for (guint i = 0; i < BATCH; i++) {
+            p = batch[i];
+            if (!kumis_srtp_gcm_unprotect_rtp(rx, p.data, &p.len))
+                g_error("unprotect failed");
+        }
+        us_ours += cpu_us() - start;
+        start = cpu_us();
+        for (guint i = 0; i < BATCH; i++) {
+            p = batch[i];
+            int len = (int)p.len;
+            if (srtp_unprotect(lib, p.data, &len) != srtp_err_status_ok)
+                g_error("srtp_unprotect failed");
+        }
+        us_theirs += cpu_us() - start;
+        done += BATCH;
+    }
+    *ours = us_ours / done;
+    *theirs = us_theirs / done;
+    srtp_dealloc(lib);
+    kumis_srtp_gcm_free(rx);
+    kumis_srtp_gcm_free(tx);
+    g_free(batch);
+}
+
 /* µs of CPU per protect of a 1200-byte RTP packet (video; 12-byte header) and a 160-byte one
  * (audio), ours and libsrtp2's, each the best of 5 runs of KUMIS_BENCH packets (default
- * 100000). */
+ * 100000); then per unprotect of the same. */
 static void test_bench(void)
 {
     const char *env = g_getenv("KUMIS_BENCH");
@@ -709,6 +759,12 @@ static void test_bench(void)
                        (guint)key_len * 8, sizes[s], bench_direct ? "provider" : "EVP", ours,
                        theirs, theirs / ours);
         }
+        struct master m = master_random(16);
+        double ours, theirs;
+        bench_unprotect(&m, sizes[s], (guint)n, &ours, &theirs);
+        g_printerr("# AEAD_AES_128_GCM, %" G_GSIZE_FORMAT "-byte RTP unprotect: srtp_gcm %.3f us, "
+                   "libsrtp2 %.3f us (x%.1f)\n",
+                   sizes[s], ours, theirs, theirs / ours);
     }
 }
 
@@ -751,8 +807,7 @@ static void add_both(const char *name, GTestFunc func)
         struct mode_test *t = g_new(struct mode_test, 1); /* lives as long as the test run */
         t->evp = evp;
         t->func = func;
-        g_autofree char *path =
-            g_strdup_printf("/srtp-gcm/%s/%s", evp ? "evp" : "provider", name);
+        g_autofree char *path = g_strdup_printf("/srtp-gcm/%s/%s", evp ? "evp" : "provider", name);
         g_test_add_data_func_full(path, t, run_in_mode, g_free);
     }
 }
