@@ -44,6 +44,10 @@ gboolean kumis_gcm_key_crypt(struct kumis_gcm_key *key, const guint8 *iv, const 
                              gsize aad_len, const guint8 *aad2, gsize aad2_len, guint8 *data,
                              gsize len, guint8 *tag);
 
+/* Asks the processor for the first lines of @key's cipher context (the provider's: IV, GHASH
+ * table, key schedule); a hint, no effect on behaviour. */
+void kumis_gcm_key_prefetch(const struct kumis_gcm_key *key);
+
 /* Whether @key calls the provider's functions (TRUE) or goes through EVP. */
 gboolean kumis_gcm_key_is_direct(const struct kumis_gcm_key *key);
 

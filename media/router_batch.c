@@ -41,44 +41,48 @@ static void prefetch_sink(const struct router_sink *sink)
         __builtin_prefetch((const char *)sink + at);
 }
 
-/* What a sink's next packet will read, in four stages, each from what the stage before
- * fetched: 4 ahead the sink, 3 ahead its transport and NACK cache, 2 ahead its SRTP session and
- * the cache slots it will fill, 1 ahead the session's keys and per-SSRC state. */
+/* What a sink's next packet will read, in five stages, each from what the stage before
+ * fetched: 5 ahead the sink, 4 ahead its transport and NACK cache, 3 ahead its SRTP session
+ * and the cache slots it will fill, 2 ahead the session's keys and per-SSRC table, 1 ahead the
+ * cipher context and SSRC states behind them. */
+#define PREFETCH_STAGES 5
+
 static void prefetch_stage(GPtrArray *sinks, guint at, guint stage)
 {
     if (at >= sinks->len)
         return;
     const struct router_sink *sink = g_ptr_array_index(sinks, at);
     switch (stage) {
-    case 4:
+    case 5:
         prefetch_sink(sink);
         break;
-    case 3:
+    case 4:
         kumis_transport_prefetch(sink->down);
         if (sink->cache)
             kumis_packet_cache_prefetch_head(sink->cache);
         break;
-    case 2:
-        kumis_transport_prefetch_srtp(sink->down, FALSE);
+    case 3:
+        kumis_transport_prefetch_srtp(sink->down, 0);
         if (sink->cache)
             kumis_packet_cache_prefetch(sink->cache, (guint16)(sink->rw.out_highest_seq + 1));
         break;
+    case 2:
+        kumis_transport_prefetch_srtp(sink->down, 1);
+        break;
     default:
-        kumis_transport_prefetch_srtp(sink->down, TRUE);
+        kumis_transport_prefetch_srtp(sink->down, 2);
         break;
     }
 }
 
 void router_sinks_prefetch(GPtrArray *sinks, guint i)
 {
-    if (i == 0) { /* the loop's start: nothing was fetched ahead yet */
-        for (guint k = 0; k < 4; k++)
-            prefetch_stage(sinks, k, 4);
-        for (guint k = 1; k < 3; k++)
-            prefetch_stage(sinks, k, 3);
-        prefetch_stage(sinks, 1, 2);
+    if (i == 0) { /* the loop's start: sink k gets the stages above k, fetched ahead */
+        for (guint stage = PREFETCH_STAGES; stage >= 2; stage--)
+            for (guint k = 1; k < stage; k++)
+                prefetch_stage(sinks, k, stage);
     }
-    for (guint stage = 4; stage >= 1; stage--)
+    for (guint stage = PREFETCH_STAGES; stage >= 1; stage--)
         prefetch_stage(sinks, i + stage, stage);
 }
 

@@ -139,6 +139,13 @@ void kumis_srtp_gcm_prefetch(const struct kumis_srtp_gcm *gcm)
     __builtin_prefetch((const char *)gcm + 64);
 }
 
+void kumis_srtp_gcm_prefetch_deep(const struct kumis_srtp_gcm *gcm)
+{
+    kumis_gcm_key_prefetch(&gcm->rtp);
+    for (guint i = 0; i < 2 && gcm->recent[i] != NULL; i++)
+        __builtin_prefetch(gcm->recent[i]);
+}
+
 gboolean kumis_srtp_gcm_is_direct(const struct kumis_srtp_gcm *gcm)
 {
     return kumis_gcm_key_is_direct(&gcm->rtp) && kumis_gcm_key_is_direct(&gcm->rtcp);

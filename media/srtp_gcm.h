@@ -49,6 +49,10 @@ struct kumis_srtp_gcm *kumis_srtp_gcm_new(enum kumis_srtp_gcm_direction directio
 /* Asks the processor for @gcm's own struct (a hint, no effect on behaviour). */
 void kumis_srtp_gcm_prefetch(const struct kumis_srtp_gcm *gcm);
 
+/* Once @gcm's struct is in (kumis_srtp_gcm_prefetch), asks for what a protect reads behind it:
+ * the RTP key's cipher context and the two most recent SSRCs' states. A hint. */
+void kumis_srtp_gcm_prefetch_deep(const struct kumis_srtp_gcm *gcm);
+
 /* Whether @gcm's ciphers call OpenSSL's provider directly, not through EVP (media/gcm_key.h;
  * for tests). */
 gboolean kumis_srtp_gcm_is_direct(const struct kumis_srtp_gcm *gcm);

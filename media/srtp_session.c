@@ -172,9 +172,13 @@ void kumis_srtp_session_prefetch(const struct kumis_srtp_session *session)
     __builtin_prefetch(session);
 }
 
-void kumis_srtp_session_prefetch_keys(const struct kumis_srtp_session *session)
+void kumis_srtp_session_prefetch_keys(const struct kumis_srtp_session *session, gboolean deep)
 {
-    if (session->gcm_outbound != NULL)
+    if (session->gcm_outbound == NULL)
+        return;
+    if (deep)
+        kumis_srtp_gcm_prefetch_deep(session->gcm_outbound);
+    else
         kumis_srtp_gcm_prefetch(session->gcm_outbound);
 }
 

@@ -62,8 +62,9 @@ void kumis_srtp_session_free(struct kumis_srtp_session *session);
 /* Asks the processor for @session's own struct (a hint, no effect on behaviour). */
 void kumis_srtp_session_prefetch(const struct kumis_srtp_session *session);
 
-/* The same for the state its packets are protected with, once @session was fetched. */
-void kumis_srtp_session_prefetch_keys(const struct kumis_srtp_session *session);
+/* The same for the state its packets are protected with, once @session was fetched; with @deep,
+ * for what lies behind that state (kumis_srtp_gcm_prefetch_deep), once it was fetched. */
+void kumis_srtp_session_prefetch_keys(const struct kumis_srtp_session *session, gboolean deep);
 
 /* Protects the RTP packet of *@len bytes in @buf in place; @capacity is the size of @buf and must
  * leave KUMIS_SRTP_MAX_OVERHEAD bytes after the packet. On success *@len is the SRTP length.

@@ -955,12 +955,12 @@ void kumis_transport_prefetch(const struct kumis_transport *transport)
         __builtin_prefetch((const char *)transport + at);
 }
 
-void kumis_transport_prefetch_srtp(const struct kumis_transport *transport, gboolean keys)
+void kumis_transport_prefetch_srtp(const struct kumis_transport *transport, guint level)
 {
     if (transport->srtp == NULL)
         return;
-    if (keys)
-        kumis_srtp_session_prefetch_keys(transport->srtp);
+    if (level > 0)
+        kumis_srtp_session_prefetch_keys(transport->srtp, level > 1);
     else
         kumis_srtp_session_prefetch(transport->srtp);
 }

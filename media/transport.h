@@ -157,9 +157,10 @@ void kumis_transport_cancel_rtp(struct kumis_transport *transport);
  * out of the caches by everyone else's since its last packet. Any thread. */
 void kumis_transport_prefetch(const struct kumis_transport *transport);
 
-/* The same for its SRTP session, once kumis_transport_prefetch() fetched the transport; then
- * for the session's keys and per-SSRC state, once this fetched the session (@keys TRUE). */
-void kumis_transport_prefetch_srtp(const struct kumis_transport *transport, gboolean keys);
+/* The same for its SRTP session (@level 0), once kumis_transport_prefetch() fetched the
+ * transport; then for the session's keys and per-SSRC table (1), once level 0 fetched the
+ * session; then for the cipher context and SSRC states behind them (2). */
+void kumis_transport_prefetch_srtp(const struct kumis_transport *transport, guint level);
 
 /* TRUE when a burst that ends here costs no system call of its own: the worker's sender hands
  * every peer flushed in a main-loop iteration to the kernel in one (io_uring). FALSE with
