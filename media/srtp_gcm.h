@@ -24,7 +24,8 @@
  * SSRC more is refused. A state is never forgotten: an SSRC coming back with its rollover
  * counter reset would reuse GCM nonces. A transport sends a handful at a time, but every
  * subscription gets fresh ones (media/sfu.c), so a down transport collects them as speakers
- * come and go over an edition; 1024 is ~100 KB at worst. */
+ * come and go over an edition; 1024 is ~100 KB at worst (~230 KB unprotecting: the RTP
+ * replay windows). */
 #define KUMIS_SRTP_GCM_MAX_SSRCS 1024
 /* Largest packet accepted, protected or not (a UDP datagram is smaller). */
 #define KUMIS_SRTP_GCM_MAX_PACKET 65536
