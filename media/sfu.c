@@ -161,7 +161,10 @@ static struct sfu_conn *conn_new(struct sfu_peer *peer, enum sfu_pc pc, GError *
         .local_addresses = (const char *const *)sfu->addresses,
         .port_min = sfu->port_min,
         .port_max = sfu->port_max,
-        .ice_controlling = FALSE,
+        /* RFC 8445 §6.1.1: the offerer is controlling. Browsers offer the up connection; we
+         * offer the down one, and answered as controlled too, both sides waited for the other
+         * to nominate until a role conflict (RFC 8445 §7.3.1.1) settled it. */
+        .ice_controlling = pc == SFU_PC_DOWN,
         .dtls_role = KUMIS_DTLS_ROLE_SERVER,
     };
     struct sfu_conn *c = g_new0(struct sfu_conn, 1);

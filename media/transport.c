@@ -27,6 +27,9 @@ GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
  * RTCP at least every few seconds on a live connection), and fail 30 s after the last of it. */
 #define TRANSPORT_CONSENT_TIMEOUT_US (30 * G_USEC_PER_SEC)
 
+/* DTLS datagrams kept while ICE has no pair to send them through (a flight is a handful). */
+#define TRANSPORT_DTLS_PENDING_MAX 8
+
 /* At most one "overloaded" warning per transport this often. */
 #define TRANSPORT_OVERLOAD_LOG_US (5 * G_USEC_PER_SEC)
 
@@ -55,6 +58,10 @@ struct kumis_transport {
     struct kumis_srtp_session *srtp; /* NULL until DTLS gave keys */
     gboolean ice_connected;
     GSource *dtls_deadline; /* armed while in DTLS */
+    /* Our DTLS datagrams libnice refused before it selected a pair (GBytes), sent when ICE
+     * connects: a ClientHello can beat the nomination, and the client would otherwise wait
+     * for its retransmission timer (100 ms to 1 s) to try again. */
+    GPtrArray *dtls_pending;
     /* The selected pair's socket and peer address while READY: SRTP and SRTCP go out through
      * the worker's batched sender (media/sender.h) instead of one nice_agent_send each. Unset
      * (libnice sends) before READY, for pairs we cannot address directly, and after the end. */
@@ -258,13 +265,27 @@ static void transport_dtls_send(struct kumis_dtls *dtls, const guint8 *data, gsi
 {
     (void)dtls;
     struct kumis_transport *t = user_data;
-    /* Before ICE selected a pair libnice refuses; DTLS retransmits the flight later. */
     gint sent =
         nice_agent_send(t->agent, t->stream_id, TRANSPORT_COMPONENT, len, (const gchar *)data);
     if (sent == (gint)len) {
         STAT_ADD(t, packets_out, 1);
         STAT_ADD(t, bytes_out, len);
+    } else if (!t->ice_connected && t->dtls_pending->len < TRANSPORT_DTLS_PENDING_MAX) {
+        /* Before ICE selected a pair libnice refuses: kept for then (past the bound, DTLS
+         * retransmits the flight later). */
+        g_ptr_array_add(t->dtls_pending, g_bytes_new(data, len));
     }
+}
+
+/* ICE connected: what DTLS could not send before goes out now, in order. */
+static void transport_dtls_pending_flush(struct kumis_transport *t)
+{
+    for (guint i = 0; i < t->dtls_pending->len; i++) {
+        gsize len;
+        const guint8 *data = g_bytes_get_data(g_ptr_array_index(t->dtls_pending, i), &len);
+        transport_dtls_send(t->dtls, data, len, t);
+    }
+    g_ptr_array_set_size(t->dtls_pending, 0);
 }
 
 static void transport_dtls_connected(struct kumis_dtls *dtls, const struct kumis_srtp_keys *keys,
@@ -470,6 +491,7 @@ static void transport_on_component_state(NiceAgent *agent, guint stream_id, guin
             break;
         t->ice_connected = TRUE;
         transport_advance(t, KUMIS_TRANSPORT_CONNECTED);
+        transport_dtls_pending_flush(t);
         kumis_dtls_start(t->dtls);
         transport_update_progress(t);
         break;
@@ -579,6 +601,7 @@ static gboolean transport_job_teardown(gpointer data)
     nice_agent_remove_stream(t->agent, t->stream_id);
     g_clear_object(&t->agent);
     g_clear_pointer(&t->dtls, kumis_dtls_free);
+    g_ptr_array_set_size(t->dtls_pending, 0);
     g_clear_pointer(&t->srtp, kumis_srtp_session_free);
     transport_set_state(t, KUMIS_TRANSPORT_CLOSED);
     kumis_worker_load_add(t->worker, -1);
@@ -652,6 +675,7 @@ struct kumis_transport *kumis_transport_new(const struct kumis_transport_config 
     t->listener = listener;
     t->user_data = user_data;
     t->rx_context = g_main_context_new();
+    t->dtls_pending = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     t->agent = transport_agent_new(t, config, error);
     if (t->agent)
         t->dtls = kumis_dtls_new(config->cert, config->dtls_role,
@@ -693,6 +717,7 @@ void kumis_transport_unref(struct kumis_transport *transport)
     kumis_dtls_free(transport->dtls); /* only set when kumis_transport_new failed late */
     g_clear_object(&transport->parse_agent);
     g_clear_pointer(&transport->rx_context, g_main_context_unref);
+    g_ptr_array_unref(transport->dtls_pending);
     kumis_cert_unref(transport->cert);
     g_free(transport->local_ufrag);
     g_free(transport->local_pwd);

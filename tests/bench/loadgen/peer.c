@@ -172,6 +172,7 @@ static void stun_handle(struct peer *p, const uint8_t *buf, size_t len,
             p->ice_role_conflicts++;
         if (msg.use_candidate && !p->controlling && !p->nominated) {
             p->nominated = 1;
+            p->nominated_us = now_us;
             if (dtls_may_start(p, now_us) && !p->dtls.done)
                 dtls_drive(p, NULL, 0, now_us);
         }
@@ -275,6 +276,11 @@ json_t *peer_stats_json(const struct peer *p)
     json_object_set_new(o, "keyframes_forced", json_integer((json_int_t)p->video.keyframes_forced));
     if (p->dtls.profile)
         json_object_set_new(o, "srtp", json_string(p->dtls.profile));
+    if (p->ice_us) /* the join's phases: our first check answered, nominated, DTLS done */
+        json_object_set_new(o, "ice_ms", json_real((double)(p->ice_us - p->t0_us) / 1000.0));
+    if (p->nominated_us)
+        json_object_set_new(o, "nominated_ms",
+                            json_real((double)(p->nominated_us - p->t0_us) / 1000.0));
     if (p->secure_us)
         json_object_set_new(o, "secure_ms", json_real((double)(p->secure_us - p->t0_us) / 1000.0));
     if (p->keyframe_done)

@@ -51,7 +51,7 @@ struct peer {
     int dtls_ready;    /* dtls is initialised */
     uint32_t own_ssrc; /* RTCP sender SSRC (subscriber) */
     uint64_t t0_us;    /* when the runner began to join (monotonic), for first-frame time */
-    uint64_t created_us, ice_us, secure_us;
+    uint64_t created_us, ice_us, secure_us, nominated_us;
     /* publisher */
     struct peer_sender audio, video;
     /* subscriber */
