@@ -27,8 +27,8 @@ struct kumis_gcm_key {
     gboolean encrypt;
 };
 
-/* Keys @key (@key_len 16 for AES-128, 32 for AES-256) for encryption when @encrypt, else
- * decryption. @key is not kept. Returns: FALSE (nothing to clear) on another length or when
+/* Keys @key with @raw (@key_len 16 for AES-128, 32 for AES-256) for encryption when @encrypt,
+ * else decryption. @raw is not kept. Returns: FALSE (nothing to clear) on another length or when
  * OpenSSL fails. */
 gboolean kumis_gcm_key_init(struct kumis_gcm_key *key, gboolean encrypt, const guint8 *raw,
                             gsize key_len);

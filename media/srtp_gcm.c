@@ -15,7 +15,6 @@
 #define SRTCP_TRAILER_LEN 4
 #define SRTCP_E_FLAG      0x80000000u
 #define SRTCP_INDEX_MAX   0x7FFFFFFFu /* RFC 3711 §3.4: 31 bits */
-#define GCM_IV_LEN        12          /* RFC 7714 §8.1 */
 #define SRTP_INDEX_LIMIT  (G_GUINT64_CONSTANT(1) << 48)
 #define SRTP_SEQ_HALF     0x8000u /* 2^15, RFC 3711 §3.3.1 */
 /* RFC 3711 §3.3.2 asks for at least 64. SRTCP gets 64; SRTP 1024 (what srtp_session.c gave
@@ -238,13 +237,13 @@ static guint64 srtp_gcm_index_estimate(guint64 highest, guint16 seq)
     return (roc << 16) | seq;
 }
 
-/* RFC 3711 §3.3.2 replay check against @highest and its @window of @words words (NULL: an
- * SSRC not seen yet). Returns: TRUE when @index was not received yet and is not older than
+/* RFC 3711 §3.3.2 replay check against @highest and its @window of @words words (read only
+ * once @seen). Returns: TRUE when @index was not received yet and is not older than
  * the window. */
 static gboolean srtp_gcm_replay_check(gboolean seen, guint64 highest, const guint64 *window,
                                       guint words, guint64 index)
 {
-    if (!seen || window == NULL || index > highest)
+    if (!seen || index > highest)
         return TRUE;
     guint64 age = highest - index;
     return age < 64 * (guint64)words &&
@@ -292,8 +291,8 @@ static guint32 srtp_gcm_get32(const guint8 *p)
 }
 
 /* RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR the 12-byte session salt. */
-static void srtp_gcm_rtp_iv(guint8 iv[GCM_IV_LEN], const guint8 *salt, guint32 ssrc, guint32 roc,
-                            guint16 seq)
+static void srtp_gcm_rtp_iv(guint8 iv[KUMIS_GCM_IV_LEN], const guint8 *salt, guint32 ssrc,
+                            guint32 roc, guint16 seq)
 {
     iv[0] = 0;
     iv[1] = 0;
@@ -301,12 +300,13 @@ static void srtp_gcm_rtp_iv(guint8 iv[GCM_IV_LEN], const guint8 *salt, guint32 s
     srtp_gcm_put32(iv + 6, roc);
     iv[10] = (guint8)(seq >> 8);
     iv[11] = (guint8)seq;
-    for (guint i = 0; i < GCM_IV_LEN; i++)
+    for (guint i = 0; i < KUMIS_GCM_IV_LEN; i++)
         iv[i] ^= salt[i];
 }
 
 /* RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || 31-bit SRTCP index) XOR the salt. */
-static void srtp_gcm_rtcp_iv(guint8 iv[GCM_IV_LEN], const guint8 *salt, guint32 ssrc, guint32 index)
+static void srtp_gcm_rtcp_iv(guint8 iv[KUMIS_GCM_IV_LEN], const guint8 *salt, guint32 ssrc,
+                             guint32 index)
 {
     iv[0] = 0;
     iv[1] = 0;
@@ -314,7 +314,7 @@ static void srtp_gcm_rtcp_iv(guint8 iv[GCM_IV_LEN], const guint8 *salt, guint32 
     iv[6] = 0;
     iv[7] = 0;
     srtp_gcm_put32(iv + 8, index & SRTCP_INDEX_MAX);
-    for (guint i = 0; i < GCM_IV_LEN; i++)
+    for (guint i = 0; i < KUMIS_GCM_IV_LEN; i++)
         iv[i] ^= salt[i];
 }
 
@@ -348,7 +348,7 @@ gboolean kumis_srtp_gcm_protect_rtp(struct kumis_srtp_gcm *gcm, guint8 *buf, gsi
     guint64 index = srtp_gcm_index_estimate(state.rtp_index, seq);
     if (index >= SRTP_INDEX_LIMIT)
         return FALSE; /* RFC 3711 §3.3.1: the index has 48 bits; rekey first */
-    guint8 iv[GCM_IV_LEN];
+    guint8 iv[KUMIS_GCM_IV_LEN];
     srtp_gcm_rtp_iv(iv, gcm->rtp_salt, state.ssrc, (guint32)(index >> 16), seq);
     if (!kumis_gcm_key_crypt(&gcm->rtp, iv, buf, header, NULL, 0, buf + header, *len - header,
                              buf + *len))
@@ -379,7 +379,7 @@ gboolean kumis_srtp_gcm_protect_rtcp(struct kumis_srtp_gcm *gcm, guint8 *buf, gs
     guint8 *tag = buf + *len;
     guint8 *trailer = tag + KUMIS_SRTP_GCM_TAG_LEN;
     srtp_gcm_put32(trailer, SRTCP_E_FLAG | index);
-    guint8 iv[GCM_IV_LEN];
+    guint8 iv[KUMIS_GCM_IV_LEN];
     srtp_gcm_rtcp_iv(iv, gcm->rtcp_salt, state.ssrc, index);
     /* RFC 7714 §9.2: AAD = the first 8 octets || E flag and index; the rest is encrypted. */
     if (!kumis_gcm_key_crypt(&gcm->rtcp, iv, buf, RTCP_HEADER_LEN, trailer, SRTCP_TRAILER_LEN,
@@ -407,7 +407,7 @@ gboolean kumis_srtp_gcm_unprotect_rtp(struct kumis_srtp_gcm *gcm, guint8 *buf, g
         !srtp_gcm_replay_check(state.rtp_seen, state.rtp_index, state.rtp_window, SRTP_REPLAY_WORDS,
                                index))
         return FALSE;
-    guint8 iv[GCM_IV_LEN];
+    guint8 iv[KUMIS_GCM_IV_LEN];
     srtp_gcm_rtp_iv(iv, gcm->rtp_salt, state.ssrc, (guint32)(index >> 16), seq);
     if (!kumis_gcm_key_crypt(&gcm->rtp, iv, buf, header, NULL, 0, buf + header, body - header,
                              buf + body))
@@ -435,7 +435,7 @@ gboolean kumis_srtp_gcm_unprotect_rtcp(struct kumis_srtp_gcm *gcm, guint8 *buf, 
         !srtp_gcm_replay_check(state.rtcp_seen, state.rtcp_index, &state.rtcp_window,
                                SRTCP_REPLAY_WORDS, index))
         return FALSE;
-    guint8 iv[GCM_IV_LEN];
+    guint8 iv[KUMIS_GCM_IV_LEN];
     srtp_gcm_rtcp_iv(iv, gcm->rtcp_salt, state.ssrc, index);
     /* RFC 7714 §9.3: with E = 0 the whole packet is authenticated and nothing encrypted. */
     gsize clear = (word & SRTCP_E_FLAG) ? RTCP_HEADER_LEN : body;
