@@ -1,4 +1,5 @@
-/* kumis — per-participant transport: libnice ICE + DTLS-SRTP (libsrtp2; GCM protect: srtp_gcm). */
+/* kumis — per-participant transport: libnice ICE + DTLS-SRTP (libsrtp2; GCM: srtp_gcm); the
+ * packet path out is in transport_send.c. */
 #include "media/transport.h"
 
 #include <gio/gio.h>
@@ -10,12 +11,11 @@
 #include "media/poller.h"
 #include "media/rx_backlog.h"
 #include "media/sender.h"
+#include "media/transport_internal.h"
 
 GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
 #define GST_CAT_DEFAULT kumis_transport_debug
 
-/* BUNDLE + rtcp-mux: everything rides on component 1 of one stream (RFC 8843, RFC 5761). */
-#define TRANSPORT_COMPONENT 1
 /* A DTLS server waits for the peer's ClientHello without any timer of its own: give the whole
  * handshake this long after ICE connected, then fail (the client's OpenSSL gives up in ~20 s). */
 #define TRANSPORT_DTLS_DEADLINE_S 30
@@ -32,56 +32,6 @@ GST_DEBUG_CATEGORY_STATIC(kumis_transport_debug);
 
 /* At most one "overloaded" warning per transport this often. */
 #define TRANSPORT_OVERLOAD_LOG_US (5 * G_USEC_PER_SEC)
-
-struct kumis_transport {
-    gatomicrefcount refs;
-    struct kumis_worker *worker;
-    struct kumis_cert *cert;
-    const struct kumis_transport_listener *listener;
-    void *user_data;
-    char *local_ufrag;
-    char *local_pwd;
-    /* The same agent, referenced until the final free, so candidate parsing on the control
-     * thread never races the teardown; used for nothing else. */
-    NiceAgent *parse_agent;
-
-    /* The agent's context (its socket's source and its timers): iterated by the worker's poller
-     * when the socket is readable or a timer is due (media/poller.h), never walked with the
-     * worker's other sources. */
-    GMainContext *rx_context;
-
-    /* Worker thread only (after kumis_transport_new returned). */
-    struct kumis_poller_watch *rx_watch;
-    NiceAgent *agent; /* NULL once torn down */
-    guint stream_id;
-    struct kumis_dtls *dtls;
-    struct kumis_srtp_session *srtp; /* NULL until DTLS gave keys */
-    gboolean ice_connected;
-    GSource *dtls_deadline; /* armed while in DTLS */
-    /* Our DTLS datagrams libnice refused before it selected a pair (GBytes), sent when ICE
-     * connects: a ClientHello can beat the nomination, and the client would otherwise wait
-     * for its retransmission timer (100 ms to 1 s) to try again. */
-    GPtrArray *dtls_pending;
-    /* The selected pair's socket and peer address while READY: SRTP and SRTCP go out through
-     * the worker's batched sender (media/sender.h) instead of one nice_agent_send each. Unset
-     * (libnice sends) before READY, for pairs we cannot address directly, and after the end. */
-    GSocket *selected_socket;
-    struct kumis_send_target target;
-    /* Datagrams received once the worker's loop had been busy for a slice (media/rx_backlog.h),
-     * made on first use. */
-    struct kumis_rx_backlog *rx_backlog;
-    gint64 overload_logged_us; /* when the last "overloaded" warning went out */
-    gint64 last_auth_rx_us;    /* the peer's last authenticated SRTP/SRTCP or DTLS datagram */
-    GSource *consent_watch;    /* armed once libnice gave up on a READY transport */
-
-    gint state;           /* enum kumis_transport_state, atomic: written by the worker */
-    gint close_requested; /* atomic flag: the teardown is queued */
-    struct kumis_transport_stats stats; /* single writer: the worker (relaxed atomics) */
-};
-
-/* One writer (the worker), readers anywhere: relaxed atomic stores keep each counter whole. */
-#define STAT_ADD(t, field, n)                                                                      \
-    __atomic_store_n(&(t)->stats.field, (t)->stats.field + (n), __ATOMIC_RELAXED)
 
 const char *kumis_transport_state_name(enum kumis_transport_state state)
 {
@@ -879,131 +829,6 @@ gboolean kumis_transport_set_remote_fingerprint(struct kumis_transport *transpor
     transport_post(transport, transport_job_fingerprint,
                    transport_job_new(transport, hash_function, fingerprint), transport_job_free);
     return TRUE;
-}
-
-/* How a datagram leaves: at once, or queued on the worker's sender with the rest of its burst
- * (media/sender.h), the burst ending with it or not. */
-enum transport_send_mode {
-    TRANSPORT_SEND_NOW,
-    TRANSPORT_SEND_QUEUE,
-    TRANSPORT_SEND_QUEUE_END,
-};
-
-static void transport_count_sent(struct kumis_transport *t, gsize len, gboolean rtcp)
-{
-    STAT_ADD(t, packets_out, 1);
-    STAT_ADD(t, bytes_out, len);
-    if (rtcp)
-        STAT_ADD(t, rtcp_out, 1);
-    else
-        STAT_ADD(t, rtp_out, 1);
-}
-
-/* Protects in place, then sends: straight to the selected pair's socket through the worker's
- * sender when READY on a plain UDP pair, else through libnice. A datagram the kernel refuses
- * later counts in send_failed too (kumis_transport_get_stats). */
-static gboolean transport_send(struct kumis_transport *t, guint8 *buf, gsize len, gsize capacity,
-                               gboolean rtcp, enum transport_send_mode mode)
-{
-    if (g_atomic_int_get(&t->state) != KUMIS_TRANSPORT_READY || t->srtp == NULL) {
-        STAT_ADD(t, send_not_ready, 1);
-        return FALSE;
-    }
-    gboolean ok = rtcp ? kumis_srtp_session_protect_rtcp(t->srtp, buf, &len, capacity)
-                       : kumis_srtp_session_protect_rtp(t->srtp, buf, &len, capacity);
-    if (ok && t->target.set) {
-        struct kumis_sender *sender = kumis_worker_get_sender(t->worker);
-        if (mode == TRANSPORT_SEND_NOW || !kumis_sender_queue(sender, &t->target, buf, len)) {
-            if (!kumis_sender_send(sender, &t->target, buf, len))
-                return FALSE; /* counted in the target's dropped, part of send_failed */
-        } else if (mode == TRANSPORT_SEND_QUEUE_END) {
-            kumis_sender_flush_target(sender, &t->target);
-        }
-    } else if (ok) {
-        ok = nice_agent_send(t->agent, t->stream_id, TRANSPORT_COMPONENT, len,
-                             (const gchar *)buf) == (gint)len;
-    }
-    if (!ok) {
-        STAT_ADD(t, send_failed, 1);
-        return FALSE;
-    }
-    transport_count_sent(t, len, rtcp);
-    return TRUE;
-}
-
-gboolean kumis_transport_send_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
-                                  gsize capacity)
-{
-    return transport_send(transport, buf, len, capacity, FALSE, TRANSPORT_SEND_NOW);
-}
-
-gboolean kumis_transport_queue_rtp(struct kumis_transport *transport, guint8 *buf, gsize len,
-                                   gsize capacity, gboolean end_of_burst)
-{
-    return transport_send(transport, buf, len, capacity, FALSE,
-                          end_of_burst ? TRANSPORT_SEND_QUEUE_END : TRANSPORT_SEND_QUEUE);
-}
-
-guint8 *kumis_transport_reserve_rtp(struct kumis_transport *transport)
-{
-    if (g_atomic_int_get(&transport->state) != KUMIS_TRANSPORT_READY || transport->srtp == NULL ||
-        !transport->target.set)
-        return NULL;
-    return kumis_sender_reserve(kumis_worker_get_sender(transport->worker));
-}
-
-gboolean kumis_transport_commit_rtp(struct kumis_transport *transport, guint8 *slot, gsize len,
-                                    gboolean end_of_burst)
-{
-    struct kumis_transport *t = transport;
-    struct kumis_sender *sender = kumis_worker_get_sender(t->worker);
-    if (!kumis_srtp_session_protect_rtp(t->srtp, slot, &len, KUMIS_TRANSPORT_SLOT_SIZE) ||
-        !kumis_sender_commit(sender, &t->target, len)) {
-        kumis_sender_cancel(sender);
-        STAT_ADD(t, send_failed, 1);
-        return FALSE;
-    }
-    if (end_of_burst)
-        kumis_sender_flush_target(sender, &t->target);
-    transport_count_sent(t, len, FALSE);
-    return TRUE;
-}
-
-void kumis_transport_cancel_rtp(struct kumis_transport *transport)
-{
-    kumis_sender_cancel(kumis_worker_get_sender(transport->worker));
-}
-
-void kumis_transport_prefetch(const struct kumis_transport *transport)
-{
-    for (gsize at = 0; at < sizeof *transport; at += 64)
-        __builtin_prefetch((const char *)transport + at);
-}
-
-void kumis_transport_prefetch_srtp(const struct kumis_transport *transport, guint level)
-{
-    if (transport->srtp == NULL)
-        return;
-    if (level > 0)
-        kumis_srtp_session_prefetch_keys(transport->srtp, level > 1);
-    else
-        kumis_srtp_session_prefetch(transport->srtp);
-}
-
-gboolean kumis_transport_flush_is_batched(struct kumis_transport *transport)
-{
-    return kumis_sender_flush_is_batched(kumis_worker_get_sender(transport->worker));
-}
-
-void kumis_transport_flush_rtp(struct kumis_transport *transport)
-{
-    kumis_sender_flush_target(kumis_worker_get_sender(transport->worker), &transport->target);
-}
-
-gboolean kumis_transport_send_rtcp(struct kumis_transport *transport, guint8 *buf, gsize len,
-                                   gsize capacity)
-{
-    return transport_send(transport, buf, len, capacity, TRUE, TRANSPORT_SEND_NOW);
 }
 
 enum kumis_transport_state kumis_transport_get_state(const struct kumis_transport *transport)
