@@ -81,6 +81,11 @@ static int on_http_api(struct lws *wsi, enum lws_callback_reasons reason, void *
 {
     (void)user;
     (void)len;
+    /* A WebSocket upgrade lands here when it names no subprotocol we speak (libwebsockets
+     * binds it to the first protocol): refused, so a client of another protocol learns it at
+     * once instead of talking to nobody. */
+    if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+        return -1;
     if (reason != LWS_CALLBACK_HTTP)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     /* The mount is "/healthz": @in is what follows it; only the exact path is ours. */

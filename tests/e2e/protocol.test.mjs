@@ -228,8 +228,12 @@ test('a flood of 5000 messages is closed with 1008 and the daemon still answers'
   await d.close();
 });
 
-test('a WebSocket without the kumis.v1 subprotocol is refused', { todo: 'kumisd accepts the upgrade today' }, async () => {
+test('a WebSocket without the kumis.v1 subprotocol is refused', async () => {
   await assert.rejects(KumisClient.open(server.url, { protocol: null }));
+  await assert.rejects(KumisClient.open(server.url, { protocol: 'chat' }));
+  // ...and the daemon still speaks kumis.v1 to those who ask for it.
+  const c = await KumisClient.open(server.url);
+  c.close();
 });
 
 test('plain HTTP to the port gets a redirect to https, not a hang', async () => {
