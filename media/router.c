@@ -67,6 +67,9 @@ static void source_unref(struct router_source *s)
         return;
     g_ptr_array_unref(s->sinks_ctl);
     router_set_unref(s->set);
+    for (guint i = 0; i < s->n_runs; i++)
+        kumis_keyframe_run_clear(&s->runs[i]);
+    g_free(s->runs);
     peer_unref(s->peer);
     g_free(s);
 }
@@ -419,6 +422,20 @@ static gsize sink_write_header(const struct router_sink *sink, guint8 *buf,
     return 20;
 }
 
+int router_sink_target_layer(struct router_sink *sink, gint64 now)
+{
+    if (now - sink->layers_updated_us > LAYER_UPDATE_US)
+        sink_update_target(sink, now);
+    return kumis_layer_selector_target(&sink->layers);
+}
+
+struct kumis_keyframe_run *router_source_run(struct router_source *s, guint worker, int layer)
+{
+    guint i = worker * ROUTER_MAX_LAYERS + (guint)layer;
+    g_return_val_if_fail(i < s->n_runs, NULL);
+    return &s->runs[i];
+}
+
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
                          const struct kumis_rtp_header *h, gboolean flush, gint64 now)
@@ -432,8 +449,7 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
     if (kumis_transport_get_state(sink->down) != KUMIS_TRANSPORT_READY)
         return;
     if (sink->source->d.video) {
-        if (now - sink->layers_updated_us > LAYER_UPDATE_US)
-            sink_update_target(sink, now);
+        router_sink_target_layer(sink, now);
         /* Layers switch on keyframes only (the decoder needs one to start). */
         if (keyframe && h->payload_len > 0 &&
             kumis_layer_selector_on_keyframe(&sink->layers, layer)) {
@@ -784,6 +800,10 @@ struct router_source *router_source_new(struct router_peer *peer,
         atomic_init(&s->layers[l].ssrc, desc->ssrcs[l]);
     }
     atomic_init(&s->audio_level, 127);
+    if (s->d.video) {
+        s->n_runs = peer->router->n_workers * ROUTER_MAX_LAYERS;
+        s->runs = g_new0(struct kumis_keyframe_run, s->n_runs);
+    }
     s->sinks_ctl = g_ptr_array_new();
     g_ptr_array_add(peer->sources_ctl, s);
     peer_publish_sources(peer);
@@ -908,6 +928,7 @@ void router_sink_get_stats(const struct router_sink *s, struct router_sink_stats
     st->retransmitted = atomic_load(&s->retransmitted);
     st->plis_in = atomic_load(&s->plis_in);
     st->layer_switches = atomic_load(&s->switches);
+    st->keyframe_joins = atomic_load(&s->keyframe_joins);
     st->layer = atomic_load(&s->layer_now);
     st->bwe_bps = atomic_load(&s->bwe_bps);
 }

@@ -113,6 +113,7 @@ guint8 router_sink_get_rtx_pt(const struct router_sink *sink);
 
 struct router_sink_stats {
     guint64 packets_out, bytes_out, nacks_in, retransmitted, plis_in, layer_switches;
+    guint64 keyframe_joins; /* times it started on a keyframe already in flight */
     int layer;
     guint64 bwe_bps;
 };

@@ -16,6 +16,7 @@
 
 #include "media/burst.h"
 #include "media/inbox.h"
+#include "media/keyframe_run.h"
 #include "media/packet_cache.h"
 #include "media/rtp.h"
 #include "media/transport.h"
@@ -96,18 +97,52 @@ static void batch_set_unref(void *set)
     router_set_unref(set);
 }
 
+/* A subscriber that has no layer yet (it just became ready) starts on the keyframe in flight
+ * when this burst continues it (media/keyframe_run.h): the run's packets first, then the
+ * burst's as for everyone. */
+static void batch_join_run(struct router_sink *sink, guint worker,
+                           const struct kumis_burst_packet *packets, guint n, gint64 now)
+{
+    if (sink->cur_layer >= 0 || sink->source->runs == NULL ||
+        kumis_transport_get_state(sink->down) != KUMIS_TRANSPORT_READY)
+        return;
+    int layer = router_sink_target_layer(sink, now);
+    if (layer < 0)
+        return;
+    const struct kumis_burst_packet *next = NULL;
+    for (guint k = 0; k < n && next == NULL; k++)
+        if (packets[k].layer == layer)
+            next = &packets[k];
+    if (next == NULL)
+        return;
+    struct kumis_keyframe_run *run = router_source_run(sink->source, worker, layer);
+    guint count = kumis_keyframe_run_joinable(run, &next->h, next->keyframe, now);
+    for (guint i = 0; i < count; i++) {
+        gsize len;
+        const guint8 *data = kumis_packet_body_data(run->bodies[i], &len);
+        struct kumis_rtp_header h;
+        if (!kumis_rtp_parse(data, len, &h)) /* cannot fail: parsed on its way in */
+            return;
+        router_sink_forward(sink, layer, i == 0, run->bodies[i], data, &h, FALSE, now);
+    }
+    if (count > 0 && sink->cur_layer == layer)
+        atomic_fetch_add_explicit(&sink->keyframe_joins, 1, memory_order_relaxed);
+}
+
 /* Every subscriber gets the burst's packets in order before the next one's turn; its queue
- * leaves with the marker, or after the last packet when the burst was cut short. */
+ * leaves with the marker, or after the last packet when the burst was cut short. Then the
+ * burst extends the keyframe runs this worker keeps for subscribers to come. */
 static void batch_flush(void *user_data, void *key, guint group,
                         const struct kumis_burst_packet *packets, guint n, gboolean cut_short)
 {
-    (void)user_data;
+    const struct router_worker *rw = user_data;
     const struct sink_set *set = key;
     GPtrArray *sinks = set->groups[group].sinks;
     gint64 now = g_get_monotonic_time();
     for (guint i = 0; i < sinks->len; i++) {
         router_sinks_prefetch(sinks, i);
         struct router_sink *sink = g_ptr_array_index(sinks, i);
+        batch_join_run(sink, rw->index, packets, n, now);
         for (guint k = 0; k < n; k++) {
             const struct kumis_burst_packet *p = &packets[k];
             gsize len;
@@ -116,6 +151,12 @@ static void batch_flush(void *user_data, void *key, guint group,
                                 cut_short && k + 1 == n, now);
         }
     }
+    if (sinks->len == 0)
+        return;
+    struct router_source *source = ((struct router_sink *)g_ptr_array_index(sinks, 0))->source;
+    for (guint k = 0; k < n && source->runs; k++)
+        kumis_keyframe_run_note(router_source_run(source, rw->index, packets[k].layer),
+                                packets[k].body, &packets[k].h, packets[k].keyframe, now);
 }
 
 static const struct kumis_bursts_funcs batch_funcs = {batch_set_ref, batch_set_unref, batch_flush};

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "media/inbox.h"
+#include "media/keyframe_run.h"
 #include "media/layer.h"
 #include "media/rewrite.h"
 #include "media/rx_stats.h"
@@ -123,6 +124,10 @@ struct router_source {
     atomic_ullong nacks_out, repaired; /* NACK packets to the publisher; gaps filled later */
     atomic_int audio_level;
     GPtrArray *sinks_ctl; /* control thread: struct router_sink* (borrowed) */
+    /* Video: the keyframe in flight per worker and layer (media/keyframe_run.h), row
+     * [worker index][layer]; each worker touches its own row only. NULL for audio. */
+    struct kumis_keyframe_run *runs;
+    guint n_runs;
 };
 
 struct router_sink {
@@ -142,6 +147,7 @@ struct router_sink {
     atomic_bool closed;
     atomic_bool refused; /* the answer left the codec out: nothing is sent */
     atomic_ullong packets_out, bytes_out, nacks_in, retransmitted, plis_in, switches;
+    atomic_ullong keyframe_joins; /* started on a keyframe already in flight */
     atomic_ullong bwe_bps;
     atomic_int layer_now;
     struct kumis_loss_estimator loss; /* sink worker: loss over its receiver reports */
@@ -234,6 +240,12 @@ struct kumis_rtp_header;
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
                          const struct kumis_rtp_header *h, gboolean flush, gint64 now);
+
+/* Sink worker: the layer the subscriber should get now (re-evaluated when due), -1 none. */
+int router_sink_target_layer(struct router_sink *sink, gint64 now);
+
+/* Worker @worker (its index): the keyframe run of @s's @layer that worker keeps. */
+struct kumis_keyframe_run *router_source_run(struct router_source *s, guint worker, int layer);
 
 /* Sink worker, in a loop over @sinks before forwarding to sinks[@i]: asks the processor for
  * what the next subscribers' packets will read (a hint: sinks[@i + 4] itself, the transport and

@@ -801,13 +801,14 @@ char *sfu_peer_stats_json(struct sfu_peer *peer)
         struct router_sink_stats st;
         router_sink_get_stats(sub->sink, &st);
         json_array_append_new(
-            subs, json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:i, s:I}", "mid",
+            subs, json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I}", "mid",
                             sub->mid, "from", sub->track->peer->id, "kind", track_kind(sub->track),
                             "unsupported", sub->unsupported, "packets_out",
                             (json_int_t)st.packets_out, "nacks_in", (json_int_t)st.nacks_in,
                             "retransmitted", (json_int_t)st.retransmitted, "plis_in",
                             (json_int_t)st.plis_in, "layer_switches", (json_int_t)st.layer_switches,
-                            "layer", st.layer, "bwe_bps", (json_int_t)st.bwe_bps));
+                            "keyframe_joins", (json_int_t)st.keyframe_joins, "layer", st.layer,
+                            "bwe_bps", (json_int_t)st.bwe_bps));
     }
     json_object_set_new(root, "receiving", subs);
     json_t *waiting = json_array();
