@@ -208,17 +208,24 @@ class Peer:
     def on_remote_offer(self, sdp_text):
         self.set_description("offer", sdp_text, then=self.create_answer)
 
-    def create_answer(self):
+    def create_answer(self, attempt=1):
         def done(promise, _data):
             promise.wait()
             reply = promise.get_reply()
             answer = reply.get_value("answer") if reply is not None and reply.has_field("answer") else None
             if answer is None:
+                # Like its offers (TESTING.md), webrtcbin sometimes yields no answer, seen for a
+                # re-offer that came right after its previous answer on a busy machine: try again.
+                if attempt < 4:
+                    emit({"event": "null-answer", "attempt": attempt})
+                    GLib.timeout_add(200, lambda: self.create_answer(attempt + 1))
+                    return
                 emit({"event": "error", "message": "webrtcbin made no answer"})
                 return
             self.set_local(answer)
 
         self.w.emit("create-answer", None, Gst.Promise.new_with_change_func(done, None))
+        return False
 
     def on_webrtc_pad(self, _w, pad):
         if pad.get_direction() != Gst.PadDirection.SRC:
