@@ -154,7 +154,9 @@ static void batch_flush(void *user_data, void *key, guint group,
     if (sinks->len == 0)
         return;
     struct router_source *source = ((struct router_sink *)g_ptr_array_index(sinks, 0))->source;
-    for (guint k = 0; k < n && source->runs; k++)
+    if (source->runs == NULL)
+        return;
+    for (guint k = 0; k < n; k++)
         kumis_keyframe_run_note(router_source_run(source, rw->index, packets[k].layer),
                                 packets[k].body, &packets[k].h, packets[k].keyframe, now);
 }
