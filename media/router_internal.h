@@ -251,10 +251,10 @@ struct kumis_keyframe_run *router_source_run(struct router_source *s, guint work
  * what the next subscribers' packets will read (a hint: sinks[@i + 5] itself, the transport and
  * NACK cache of sinks[@i + 4], the SRTP session and cache slots of sinks[@i + 3], the SRTP keys
  * and per-SSRC table of sinks[@i + 2], the cipher context and SSRC states of sinks[@i + 1],
- * each from what an earlier call fetched), so that those
- * loads overlap with the work on this one instead of each stalling in turn. Measured at fanout N =
- * 100 before: the first load of a subscriber's sink and of its transport were most of
- * router_sink_forward()'s and kumis_transport_get_state()'s time (perf annotate). */
+ * each from what an earlier call fetched), so that those loads overlap with the work on this
+ * one instead of each stalling in turn. Measured at fanout N = 100 before: the first load of a
+ * subscriber's sink and of its transport were most of router_sink_forward()'s and
+ * kumis_transport_get_state()'s time (perf annotate). */
 void router_sinks_prefetch(GPtrArray *sinks, guint i);
 
 /* Sets up @rw's inbox and the drain source that empties it, its bursts, and its hand-over state
