@@ -5,11 +5,13 @@ import os
 
 
 def proc_cpu_us(pid):
-    """utime + stime of every thread of @pid, in µs (proc(5) fields 14 and 15)."""
+    """(utime, stime) of every thread of @pid, in µs (proc(5) fields 14 and 15). stime is the
+    time in the kernel, including the softirq work that ran on the process's time: on loopback
+    that is also the delivery of what it sends into the receivers' sockets."""
     with open('/proc/%d/stat' % pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    return ticks * 1_000_000 // os.sysconf('SC_CLK_TCK')
+    tick_us = 1_000_000 // os.sysconf('SC_CLK_TCK')
+    return int(fields[11]) * tick_us, int(fields[12]) * tick_us
 
 
 def proc_status(pid):
@@ -34,7 +36,7 @@ def percentile(values, p):
 
 def summarize(before, after, srv_before, srv_after, feeds):
     """Figures of the interval between two snapshots: @before/@after are loadgen "stats"
-    answers, @srv_* server CPU µs, @feeds maps each subscriber id to the publisher ids it
+    answers, @srv_* the server's (user, kernel) CPU µs, @feeds maps each subscriber id to the publisher ids it
     receives. Returns a dict of the JSON line's measures."""
     b = {p['id']: p for p in before['peers']}
     a = {p['id']: p for p in after['peers']}
@@ -57,13 +59,16 @@ def summarize(before, after, srv_before, srv_after, feeds):
     due = sum(sent[x] for s in subscriber_ids for x in feeds[s])
     stalled = sum(1 for s in subscriber_ids if a[s]['rx'] == b[s]['rx'])
     ff = [a[s]['first_frame_ms'] for s in subscriber_ids if 'first_frame_ms' in a[s]]
-    srv_cpu = srv_after - srv_before
+    srv_user = srv_after[0] - srv_before[0]
+    srv_kernel = srv_after[1] - srv_before[1]
+    srv_cpu = srv_user + srv_kernel
     lg_cpu = after['cpu_us'] - before['cpu_us']
     srtp = sorted({a[s].get('srtp') for s in subscriber_ids + publisher_ids if a[s].get('srtp')})
     return {
         'duration_s': round(wall_us / 1e6, 2),
         'server_cpu_pct': round(100.0 * srv_cpu / wall_us, 1),
         'server_us_per_packet': round(srv_cpu / rx, 2) if rx else None,
+        'server_kernel_us_per_packet': round(srv_kernel / rx, 2) if rx else None,
         'packets_sent': tx,
         'packets_forwarded': rx,
         'packets_per_s': round(rx * 1e6 / wall_us),
