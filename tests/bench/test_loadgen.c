@@ -141,6 +141,61 @@ static void fixture_packet_put(GByteArray *file, uint32_t ts, gboolean key)
     g_byte_array_append(file, pkt, sizeof pkt);
 }
 
+/* A VP8 frame of packets whose payloads (after a 1-byte descriptor) are @sizes bytes of a
+ * counting pattern, rtpvp8pay style: the first starts the partition, the last has the marker. */
+static void fixture_frame_put(GByteArray *file, uint32_t ts, const size_t *sizes, size_t n,
+                              uint8_t *next_byte)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t pkt[12 + 1 + 64] = {0x80, (uint8_t)(96 | (i + 1 == n ? 0x80 : 0)), 0, (uint8_t)i,
+                                    (uint8_t)(ts >> 24), (uint8_t)(ts >> 16), (uint8_t)(ts >> 8),
+                                    (uint8_t)ts, 0, 0, 0, 1, i == 0 ? 0x10 : 0x00};
+        g_assert_cmpuint(sizes[i], <=, 64);
+        for (size_t b = 0; b < sizes[i]; b++)
+            pkt[13 + b] = (*next_byte)++;
+        if (i == 0)
+            pkt[13] &= 0xfe; /* P = 0: a keyframe */
+        uint8_t len[2] = {0, (uint8_t)(13 + sizes[i])};
+        g_byte_array_append(file, len, 2);
+        g_byte_array_append(file, pkt, 13 + sizes[i]);
+    }
+}
+
+/* Frames filled to the MTU (rtpvp8pay) come out cut as browsers cut them: the same payload in
+ * the same packets, sizes within a byte, the longer last; headers and keyframe marks kept. */
+static void test_fixture_cut_evenly(void)
+{
+    g_autoptr(GByteArray) file = g_byte_array_new();
+    uint8_t next = 0;
+    const size_t frame1[] = {10, 10, 3}, frame2[] = {5}, frame3[] = {64, 64, 64, 1};
+    fixture_frame_put(file, 1000, frame1, 3, &next);
+    fixture_frame_put(file, 4000, frame2, 1, &next);
+    fixture_frame_put(file, 7000, frame3, 4, &next);
+    g_autofree char *dir = g_dir_make_tmp("loadgen-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "v.rtp", NULL);
+    g_assert_true(g_file_set_contents(path, (const char *)file->data, file->len, NULL));
+    struct fixture fx;
+    g_assert_cmpint(fixture_load(&fx, path, 90000, 1), ==, 0);
+    g_assert_cmpuint(fx.count, ==, 8);
+    const size_t want[] = {7, 8, 8, 5, 48, 48, 48, 49};
+    uint8_t expect = 0;
+    for (size_t i = 0; i < fx.count; i++) {
+        const struct fixture_packet *p = &fx.packets[i];
+        g_assert_cmpuint(p->len, ==, 13 + want[i]);
+        struct rtp_header h;
+        g_assert_cmpint(rtp_header_parse(p->data, p->len, &h), ==, 0);
+        g_assert_cmpuint(h.marker, ==, i == 2 || i == 3 || i == 7);
+        g_assert_cmphex(p->data[12], ==, i == 0 || i == 3 || i == 4 ? 0x10 : 0x00);
+        for (size_t b = 0; b < want[i]; b++, expect++) /* the payload, in order, unchanged */
+            g_assert_cmpuint(p->data[13 + b], ==, b == 0 && p->data[12] ? expect & 0xfe : expect);
+    }
+    g_assert_true(fx.packets[0].keyframe_start && fx.packets[4].keyframe_start);
+    g_assert_false(fx.packets[1].keyframe_start);
+    fixture_clear(&fx);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 static void test_fixture_load(void)
 {
     g_autoptr(GByteArray) file = g_byte_array_new();
@@ -221,6 +276,7 @@ int main(int argc, char **argv)
     g_test_add_func("/loadgen/rtp/stats-loss-and-wrap", test_rtp_stats_loss_and_wrap);
     g_test_add_func("/loadgen/vp8/keyframe-start", test_vp8_keyframe_start);
     g_test_add_func("/loadgen/fixture/load", test_fixture_load);
+    g_test_add_func("/loadgen/fixture/cut-evenly", test_fixture_cut_evenly);
     g_test_add_func("/loadgen/dtls/srtp-handshake", test_dtls_srtp_handshake);
     return g_test_run();
 }

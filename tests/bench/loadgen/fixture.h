@@ -21,8 +21,12 @@ struct fixture {
     uint64_t pace_bps; /* video: 2.5 x the mean bitrate (libwebrtc's pacing factor); 0: none */
 };
 
-/* Loads @path. @clock_rate is the RTP clock (90000 video, 48000 Opus); @is_vp8 marks keyframe
- * starts. Returns 0, or -1 when the file is missing, empty or holds a packet that is not RTP
+/* A frame of more packets is left as the file has it. */
+#define FIXTURE_FRAME_MAX 256
+
+/* Loads @path. @clock_rate is the RTP clock (90000 video, 48000 Opus); with @is_vp8, keyframe
+ * starts are marked and each frame's payload is cut about equally among its packets, as
+ * browsers' packetizer does (the file's rtpvp8pay fills each packet to the MTU). Returns 0, or -1 when the file is missing, empty or holds a packet that is not RTP
  * version 2 (then @fx is left empty). */
 int fixture_load(struct fixture *fx, const char *path, uint32_t clock_rate, int is_vp8);
 

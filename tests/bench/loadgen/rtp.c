@@ -30,13 +30,11 @@ int rtp_header_parse(const uint8_t *buf, size_t len, struct rtp_header *h)
     return 0;
 }
 
-int rtp_vp8_is_keyframe_start(const uint8_t *p, size_t len)
+size_t rtp_vp8_descriptor_len(const uint8_t *p, size_t len)
 {
     if (len < 1)
         return 0;
-    /* RFC 7741 §4.2: X R N S R PID; S=1 and PID=0 start partition 0 of a frame. */
-    if (!(p[0] & 0x10) || (p[0] & 0x07) != 0)
-        return 0;
+    /* RFC 7741 §4.2: X R N S R PID, then the extensions X announces. */
     size_t off = 1;
     if (p[0] & 0x80) {
         if (len < 2)
@@ -53,6 +51,15 @@ int rtp_vp8_is_keyframe_start(const uint8_t *p, size_t len)
         if (x & 0x30) /* T or K: TID/Y/KEYIDX */
             off++;
     }
+    return off <= len ? off : 0;
+}
+
+int rtp_vp8_is_keyframe_start(const uint8_t *p, size_t len)
+{
+    /* S=1 and PID=0 start partition 0 of a frame. */
+    size_t off = rtp_vp8_descriptor_len(p, len);
+    if (off == 0 || !(p[0] & 0x10) || (p[0] & 0x07) != 0)
+        return 0;
     /* §4.3: P (inverse key frame flag) is the lowest bit of the first payload header byte. */
     return off < len && (p[off] & 0x01) == 0;
 }

@@ -22,6 +22,10 @@ int rtp_packet_is_rtcp(const uint8_t *buf, size_t len);
  * version 2. The header of an SRTP packet is in clear, so this works on SRTP too. */
 int rtp_header_parse(const uint8_t *buf, size_t len, struct rtp_header *h);
 
+/* The length of the RFC 7741 §4.2 payload descriptor at the start of a VP8 RTP payload, or 0
+ * when @len cannot hold it. */
+size_t rtp_vp8_descriptor_len(const uint8_t *payload, size_t len);
+
 /* Returns whether a VP8 RTP payload starts a keyframe: RFC 7741 §4.2 descriptor with S=1 and
  * partition index 0, then a payload header (§4.3) whose P bit is 0. Bounds-checked. */
 int rtp_vp8_is_keyframe_start(const uint8_t *payload, size_t len);
