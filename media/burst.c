@@ -1,6 +1,8 @@
 /* kumis — video packets held per track until the end of their burst (see burst.h). */
 #include "media/burst.h"
 
+#include <string.h>
+
 struct burst {
     void *key; /* a reference; NULL: the slot is free */
     const void *owner;
@@ -107,4 +109,34 @@ gint64 kumis_bursts_deadline(const struct kumis_bursts *bursts)
             next = b->deadline_us;
     }
     return next;
+}
+
+void kumis_burst_pads(const struct kumis_burst_packet *packets, guint n, guint8 *pads)
+{
+    memset(pads, 0, n);
+    for (guint i = 0; i < n; i++) {
+        if (pads[i] != 0 || packets[i].h.payload_len == 0)
+            continue;
+        /* The first packet of a layer not seen yet: its longest, and its last. */
+        int layer = packets[i].layer;
+        gboolean seen = FALSE;
+        for (guint k = 0; k < i && !seen; k++)
+            seen = packets[k].layer == layer;
+        if (seen)
+            continue;
+        gsize longest = 0;
+        guint last = i;
+        for (guint k = i; k < n; k++) {
+            if (packets[k].layer != layer || packets[k].h.payload_len == 0)
+                continue;
+            longest = MAX(longest, packets[k].h.payload_len);
+            last = k;
+        }
+        for (guint k = i; k < last; k++) {
+            gsize len = packets[k].h.payload_len;
+            if (packets[k].layer == layer && len > 0 && len < longest &&
+                longest - len <= KUMIS_BURST_PAD_MAX)
+                pads[k] = (guint8)(longest - len);
+        }
+    }
 }

@@ -37,6 +37,17 @@ struct kumis_bursts_funcs {
                   guint n, gboolean cut_short);
 };
 
+/* RTP padding (RFC 3550 §5.1) that lets a burst's packets of one layer leave as one UDP GSO
+ * message to each subscriber (media/sender.h: datagrams of one size, the last may be shorter).
+ * Browsers cut a frame's payload about equally, so its packets differ by a byte, the longer
+ * ones last, and without padding a frame took two messages. Each packet but the layer's last
+ * in the burst that is at most KUMIS_BURST_PAD_MAX bytes shorter than the layer's longest is
+ * padded to it; the rest (a shorter last packet, an odd one) as they are. */
+#define KUMIS_BURST_PAD_MAX 8
+
+/* Writes the padding (bytes) for each of the @n packets to @pads. */
+void kumis_burst_pads(const struct kumis_burst_packet *packets, guint n, guint8 *pads);
+
 struct kumis_bursts;
 
 /* Returns: (transfer full) an empty set of bursts calling @funcs (kept, not copied) with

@@ -438,7 +438,7 @@ struct kumis_keyframe_run *router_source_run(struct router_source *s, guint work
 
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
-                         const struct kumis_rtp_header *h, gboolean flush, gint64 now)
+                         const struct kumis_rtp_header *h, guint pad, gboolean flush, gint64 now)
 {
     if (atomic_load_explicit(&sink->closed, memory_order_relaxed) ||
         atomic_load_explicit(&sink->refused, memory_order_relaxed))
@@ -493,6 +493,13 @@ void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
         gsize own = MIN(len, hl + SINK_PAYLOAD_EDITS);
         kumis_packet_cache_store(sink->cache, out.seq, buf, own, body,
                                  h->payload_offset + (own - hl), len - own);
+    }
+    /* RFC 3550 §5.1: P set, the last padding byte counts the padding (itself included). */
+    if (pad > 0 && pad <= 255 && len + pad <= PACKET_MAX) {
+        buf[0] |= 0x20;
+        memset(buf + len, 0, pad - 1);
+        buf[len + pad - 1] = (guint8)pad;
+        len += pad;
     }
     /* Packets wait for the end of the video frame (its marker) and leave together (sender.h).
      * Audio leaves at once where that costs no system call of its own (io_uring: every peer
@@ -675,8 +682,8 @@ static void source_fan_out(struct router_source *s, int layer, const guint8 *dat
         GPtrArray *sinks = set->groups[local].sinks;
         for (guint i = 0; i < sinks->len; i++) {
             router_sinks_prefetch(sinks, i);
-            router_sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, NULL, data, h, FALSE,
-                                now);
+            router_sink_forward(g_ptr_array_index(sinks, i), layer, keyframe, NULL, data, h, 0,
+                                FALSE, now);
         }
     }
 }

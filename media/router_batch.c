@@ -123,7 +123,7 @@ static void batch_join_run(struct router_sink *sink, guint worker,
         struct kumis_rtp_header h;
         if (!kumis_rtp_parse(data, len, &h)) /* cannot fail: parsed on its way in */
             return;
-        router_sink_forward(sink, layer, i == 0, run->bodies[i], data, &h, FALSE, now);
+        router_sink_forward(sink, layer, i == 0, run->bodies[i], data, &h, 0, FALSE, now);
     }
     if (count > 0 && sink->cur_layer == layer)
         atomic_fetch_add_explicit(&sink->keyframe_joins, 1, memory_order_relaxed);
@@ -139,6 +139,9 @@ static void batch_flush(void *user_data, void *key, guint group,
     const struct sink_set *set = key;
     GPtrArray *sinks = set->groups[group].sinks;
     gint64 now = g_get_monotonic_time();
+    guint8 pads[KUMIS_BURST_MAX];
+    g_assert(n <= KUMIS_BURST_MAX);
+    kumis_burst_pads(packets, n, pads);
     for (guint i = 0; i < sinks->len; i++) {
         router_sinks_prefetch(sinks, i);
         struct router_sink *sink = g_ptr_array_index(sinks, i);
@@ -147,7 +150,7 @@ static void batch_flush(void *user_data, void *key, guint group,
             const struct kumis_burst_packet *p = &packets[k];
             gsize len;
             const guint8 *data = kumis_packet_body_data(p->body, &len);
-            router_sink_forward(sink, p->layer, p->keyframe, p->body, data, &p->h,
+            router_sink_forward(sink, p->layer, p->keyframe, p->body, data, &p->h, pads[k],
                                 cut_short && k + 1 == n, now);
         }
     }
@@ -242,7 +245,7 @@ static void fwd_process(struct fwd *f)
             for (guint i = 0; i < sinks->len; i++) {
                 router_sinks_prefetch(sinks, i);
                 router_sink_forward(g_ptr_array_index(sinks, i), f->layer, f->keyframe, NULL, data,
-                                    &h, FALSE, now);
+                                    &h, 0, FALSE, now);
             }
         }
     }

@@ -235,11 +235,12 @@ struct kumis_packet_body;
 struct kumis_rtp_header;
 
 /* Sink worker: forwards one source packet (@data, held by @body for the subscriber's NACK
- * cache; @body NULL: not cached) to one subscriber at @now (monotonic µs); @flush sends its
- * queued burst right after (else the burst leaves at a video marker, media/sender.h). */
+ * cache; @body NULL: not cached) to one subscriber at @now (monotonic µs), with @pad bytes of
+ * RTP padding (kumis_burst_pads; the cache keeps it unpadded); @flush sends its queued burst
+ * right after (else the burst leaves at a video marker, media/sender.h). */
 void router_sink_forward(struct router_sink *sink, int layer, gboolean keyframe,
                          struct kumis_packet_body *body, const guint8 *data,
-                         const struct kumis_rtp_header *h, gboolean flush, gint64 now);
+                         const struct kumis_rtp_header *h, guint pad, gboolean flush, gint64 now);
 
 /* Sink worker: the layer the subscriber should get now (re-evaluated when due), -1 none. */
 int router_sink_target_layer(struct router_sink *sink, gint64 now);

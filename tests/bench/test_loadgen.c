@@ -147,9 +147,19 @@ static void fixture_frame_put(GByteArray *file, uint32_t ts, const size_t *sizes
                               uint8_t *next_byte)
 {
     for (size_t i = 0; i < n; i++) {
-        uint8_t pkt[12 + 1 + 64] = {0x80, (uint8_t)(96 | (i + 1 == n ? 0x80 : 0)), 0, (uint8_t)i,
-                                    (uint8_t)(ts >> 24), (uint8_t)(ts >> 16), (uint8_t)(ts >> 8),
-                                    (uint8_t)ts, 0, 0, 0, 1, i == 0 ? 0x10 : 0x00};
+        uint8_t pkt[12 + 1 + 64] = {0x80,
+                                    (uint8_t)(96 | (i + 1 == n ? 0x80 : 0)),
+                                    0,
+                                    (uint8_t)i,
+                                    (uint8_t)(ts >> 24),
+                                    (uint8_t)(ts >> 16),
+                                    (uint8_t)(ts >> 8),
+                                    (uint8_t)ts,
+                                    0,
+                                    0,
+                                    0,
+                                    1,
+                                    i == 0 ? 0x10 : 0x00};
         g_assert_cmpuint(sizes[i], <=, 64);
         for (size_t b = 0; b < sizes[i]; b++)
             pkt[13 + b] = (*next_byte)++;

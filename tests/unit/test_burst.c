@@ -165,11 +165,54 @@ static void test_tracks_and_keys(void)
     g_array_unref(r.flushes);
 }
 
+/* Pads for packets given as (layer, payload length) pairs. */
+static void pads_of(const int (*spec)[2], guint n, guint8 *pads)
+{
+    struct kumis_burst_packet packets[KUMIS_BURST_MAX];
+    g_assert_cmpuint(n, <=, KUMIS_BURST_MAX);
+    for (guint i = 0; i < n; i++)
+        packets[i] = (struct kumis_burst_packet){.layer = spec[i][0],
+                                                 .h = {.payload_len = (gsize)spec[i][1]}};
+    kumis_burst_pads(packets, n, pads);
+}
+
+#define PADS(spec, ...)                                                                            \
+    do {                                                                                           \
+        guint8 got[G_N_ELEMENTS(spec)];                                                            \
+        const guint8 want[] = {__VA_ARGS__};                                                       \
+        G_STATIC_ASSERT(G_N_ELEMENTS(want) == G_N_ELEMENTS(spec));                                 \
+        pads_of(spec, G_N_ELEMENTS(spec), got);                                                    \
+        g_assert_cmpmem(got, sizeof got, want, sizeof want);                                       \
+    } while (0)
+
+/* A browser's frame (sizes a byte apart, the longer last) becomes one size but for a shorter
+ * last packet; what is far shorter, a layer's last packet and empty packets stay as they are;
+ * each simulcast layer on its own. */
+static void test_pads(void)
+{
+    const int browser[][2] = {{0, 1043}, {0, 1043}, {0, 1044}, {0, 1044}, {0, 1044}};
+    PADS(browser, 1, 1, 0, 0, 0);
+    const int mtu_fill[][2] = {{0, 1184}, {0, 1184}, {0, 500}};
+    PADS(mtu_fill, 0, 0, 0);
+    const int last_shorter[][2] = {{0, 957}, {0, 958}, {0, 957}};
+    PADS(last_shorter, 1, 0, 0);
+    const int odd_one[][2] = {
+        {0, 1044}, {0, 1044 - KUMIS_BURST_PAD_MAX - 1}, {0, 1044 - KUMIS_BURST_PAD_MAX}, {0, 1044}};
+    PADS(odd_one, 0, 0, KUMIS_BURST_PAD_MAX, 0);
+    const int layers[][2] = {{0, 300}, {1, 799}, {0, 301}, {1, 800}, {1, 790}, {2, 5}};
+    PADS(layers, 1, 1, 0, 0, 0, 0);
+    const int empty[][2] = {{0, 1043}, {0, 0}, {0, 1044}, {0, 0}};
+    PADS(empty, 1, 0, 0, 0);
+    const int alone[][2] = {{0, 1043}, {0, 0}};
+    PADS(alone, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/burst/frame-waits-for-marker", test_frame_waits_for_marker);
     g_test_add_func("/burst/hold-and-cap", test_hold_and_cap);
     g_test_add_func("/burst/tracks-and-keys", test_tracks_and_keys);
+    g_test_add_func("/burst/pads", test_pads);
     return g_test_run();
 }

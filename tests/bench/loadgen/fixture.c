@@ -55,7 +55,7 @@ static size_t vp8_prefix_len(const struct fixture_packet *p)
 static void frame_cut_evenly(struct fixture *fx, size_t first, size_t end, uint8_t *scratch)
 {
     size_t n = end - first, payload = 0, prefix[FIXTURE_FRAME_MAX];
-    if (n < 2 || n > FIXTURE_FRAME_MAX)
+    if (n < 2 || n > FIXTURE_FRAME_MAX || fx->packets[first].data == NULL)
         return;
     for (size_t i = first; i < end; i++) {
         prefix[i - first] = vp8_prefix_len(&fx->packets[i]);
@@ -97,7 +97,7 @@ static void frame_cut_evenly(struct fixture *fx, size_t first, size_t end, uint8
 
 static int fixture_cut_evenly(struct fixture *fx, size_t file_len)
 {
-    uint8_t *scratch = malloc(2 * file_len);
+    uint8_t *scratch = malloc(2 * file_len + 1);
     if (scratch == NULL)
         return -1;
     size_t first = 0;

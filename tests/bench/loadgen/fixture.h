@@ -26,8 +26,9 @@ struct fixture {
 
 /* Loads @path. @clock_rate is the RTP clock (90000 video, 48000 Opus); with @is_vp8, keyframe
  * starts are marked and each frame's payload is cut about equally among its packets, as
- * browsers' packetizer does (the file's rtpvp8pay fills each packet to the MTU). Returns 0, or -1 when the file is missing, empty or holds a packet that is not RTP
- * version 2 (then @fx is left empty). */
+ * browsers' packetizer does (the file's rtpvp8pay fills each packet to the MTU). Returns 0, or -1
+ * when the file is missing, empty or holds a packet that is not RTP version 2 (then @fx is left
+ * empty). */
 int fixture_load(struct fixture *fx, const char *path, uint32_t clock_rate, int is_vp8);
 
 /* Frees what fixture_load() allocated. Idempotent. */
