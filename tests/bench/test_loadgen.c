@@ -141,6 +141,24 @@ static void fixture_packet_put(GByteArray *file, uint32_t ts, gboolean key)
     g_byte_array_append(file, pkt, sizeof pkt);
 }
 
+/* Writes @file to a new temporary folder; returns its path (fixture_file_remove). */
+static char *fixture_file_write(const GByteArray *file)
+{
+    char *dir = g_dir_make_tmp("loadgen-XXXXXX", NULL);
+    g_assert_nonnull(dir);
+    char *path = g_build_filename(dir, "v.rtp", NULL);
+    g_free(dir);
+    g_assert_true(g_file_set_contents(path, (const char *)file->data, file->len, NULL));
+    return path;
+}
+
+static void fixture_file_remove(const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 /* A VP8 frame of packets whose payloads (after a 1-byte descriptor) are @sizes bytes of a
  * counting pattern, rtpvp8pay style: the first starts the partition, the last has the marker. */
 static void fixture_frame_put(GByteArray *file, uint32_t ts, const size_t *sizes, size_t n,
@@ -181,9 +199,7 @@ static void test_fixture_cut_evenly(void)
     fixture_frame_put(file, 1000, frame1, 3, &next);
     fixture_frame_put(file, 4000, frame2, 1, &next);
     fixture_frame_put(file, 7000, frame3, 4, &next);
-    g_autofree char *dir = g_dir_make_tmp("loadgen-XXXXXX", NULL);
-    g_autofree char *path = g_build_filename(dir, "v.rtp", NULL);
-    g_assert_true(g_file_set_contents(path, (const char *)file->data, file->len, NULL));
+    g_autofree char *path = fixture_file_write(file);
     struct fixture fx;
     g_assert_cmpint(fixture_load(&fx, path, 90000, 1), ==, 0);
     g_assert_cmpuint(fx.count, ==, 8);
@@ -202,8 +218,7 @@ static void test_fixture_cut_evenly(void)
     g_assert_true(fx.packets[0].keyframe_start && fx.packets[4].keyframe_start);
     g_assert_false(fx.packets[1].keyframe_start);
     fixture_clear(&fx);
-    g_unlink(path);
-    g_rmdir(dir);
+    fixture_file_remove(path);
 }
 
 static void test_fixture_load(void)
@@ -211,9 +226,7 @@ static void test_fixture_load(void)
     g_autoptr(GByteArray) file = g_byte_array_new();
     for (uint32_t f = 0; f < 4; f++)
         fixture_packet_put(file, 1000 + 3000 * f, f == 0 || f == 2);
-    g_autofree char *dir = g_dir_make_tmp("loadgen-XXXXXX", NULL);
-    g_autofree char *path = g_build_filename(dir, "v.rtp", NULL);
-    g_assert_true(g_file_set_contents(path, (const char *)file->data, file->len, NULL));
+    g_autofree char *path = fixture_file_write(file);
     struct fixture fx;
     g_assert_cmpint(fixture_load(&fx, path, 90000, 1), ==, 0);
     g_assert_cmpuint(fx.count, ==, 4);
@@ -225,8 +238,7 @@ static void test_fixture_load(void)
     file->data[2] = 0x40; /* RTP version 1: refused */
     g_assert_true(g_file_set_contents(path, (const char *)file->data, file->len, NULL));
     g_assert_cmpint(fixture_load(&fx, path, 90000, 1), ==, -1);
-    g_unlink(path);
-    g_rmdir(dir);
+    fixture_file_remove(path);
 }
 
 /* Moves every pending datagram from @from to @to. */
