@@ -115,7 +115,7 @@ void kumis_burst_pads(const struct kumis_burst_packet *packets, guint n, guint8 
 {
     memset(pads, 0, n);
     for (guint i = 0; i < n; i++) {
-        if (pads[i] != 0 || packets[i].h.payload_len == 0)
+        if (packets[i].h.payload_len == 0)
             continue;
         /* The first packet of a layer not seen yet: its longest, and its last. */
         int layer = packets[i].layer;

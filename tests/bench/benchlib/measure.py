@@ -36,8 +36,9 @@ def percentile(values, p):
 
 def summarize(before, after, srv_before, srv_after, feeds):
     """Figures of the interval between two snapshots: @before/@after are loadgen "stats"
-    answers, @srv_* the server's (user, kernel) CPU µs, @feeds maps each subscriber id to the publisher ids it
-    receives. Returns a dict of the JSON line's measures."""
+    answers, @srv_* the server's (user, kernel) CPU µs (proc_cpu_us), @feeds maps each
+    subscriber id to the publisher ids it receives. Returns a dict of the JSON line's
+    measures."""
     b = {p['id']: p for p in before['peers']}
     a = {p['id']: p for p in after['peers']}
     subscriber_ids = list(feeds)
