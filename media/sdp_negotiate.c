@@ -85,6 +85,27 @@ static struct sdp_codec *codec_copy_supported(const struct sdp_codec *c)
     return n;
 }
 
+/* RFC 7587 §6.1: usedtx=1 in our answer asks the publisher's Opus encoder for discontinuous
+ * transmission (while its microphone hears silence, a packet every 400 ms instead of every
+ * 20 ms; decoders play comfort noise meanwhile). In a forum few speak at once, and the silent
+ * ones' audio would otherwise be most of what every attendee receives and kumis sends. The
+ * offer's own usedtx (what the offerer likes to receive) is not ours to echo. */
+static void opus_ask_dtx(struct sdp_codec *c)
+{
+    g_auto(GStrv) params = g_strsplit(c->fmtp ? c->fmtp : "", ";", 64);
+    GString *fmtp = g_string_new(NULL);
+    for (char **p = params; *p; p++) {
+        g_autofree char *param = g_strstrip(g_strdup(*p));
+        g_autofree char *key = g_strstrip(g_strndup(param, strcspn(param, "=")));
+        if (*param == '\0' || g_ascii_strcasecmp(key, "usedtx") == 0)
+            continue;
+        g_string_append_printf(fmtp, "%s%s", fmtp->len ? ";" : "", param);
+    }
+    g_string_append_printf(fmtp, "%susedtx=1", fmtp->len ? ";" : "");
+    g_free(c->fmtp);
+    c->fmtp = g_string_free(fmtp, FALSE);
+}
+
 /* RFC 8285 §6: the answer keeps the offerer's ids and mirrors a declared direction. */
 static void extmaps_answer(struct sdp_media *a, const struct sdp_media *m)
 {
@@ -113,6 +134,8 @@ static gboolean media_answer(struct sdp_media *a, const struct sdp_media *m,
     a->rtcp_mux = TRUE;
     a->rtcp_rsize = m->rtcp_rsize;
     g_ptr_array_add(a->codecs, codec_copy_supported(chosen));
+    if (m->kind == SDP_KIND_AUDIO) /* Opus: codec_choose() */
+        opus_ask_dtx(g_ptr_array_index(a->codecs, 0));
     const struct sdp_codec *rtx =
         chosen->rtx_pt >= 0 ? sdp_codec_find(m->codecs, (guint)chosen->rtx_pt) : NULL;
     if (rtx && m->kind == SDP_KIND_VIDEO)

@@ -293,7 +293,8 @@ static void test_up_answer(void)
     g_assert_cmpuint(a->codecs->len, ==, 1);
     g_assert_cmpstr(codec(a, 0)->name, ==, "opus");
     g_assert_cmpuint(codec(a, 0)->pt, ==, 111); /* the offerer's payload type */
-    g_assert_cmpuint(v->codecs->len, ==, 2);    /* VP8 and its rtx */
+    g_assert_cmpstr(codec(a, 0)->fmtp, ==, "minptime=10;useinbandfec=1;usedtx=1"); /* DTX */
+    g_assert_cmpuint(v->codecs->len, ==, 2); /* VP8 and its rtx */
     g_assert_cmpstr(codec(v, 0)->name, ==, "VP8");
     g_assert_cmpint(codec(v, 0)->rtx_pt, ==, codec(v, 1)->pt);
     g_assert_cmpint(codec(v, 1)->apt, ==, codec(v, 0)->pt);
@@ -419,6 +420,22 @@ static void up_answer_fails(const char *offer_text, int code, const char *needle
     g_assert_error(error, SDP_ERROR, code);
     if (strstr(error->message, needle) == NULL)
         g_error("\"%s\" does not contain \"%s\"", error->message, needle);
+    sdp_session_free(offer);
+}
+
+/* The answer asks for Opus DTX whatever the offer's fmtp said of its own reception. */
+static void test_up_answer_dtx(void)
+{
+    g_autofree char *cam = load("chromium-offer-camera-mic.sdp");
+    g_autofree char *text = replace(cam, "a=fmtp:111 minptime=10;useinbandfec=1",
+                                    "a=fmtp:111 usedtx=0; stereo=1;USEDTX=0");
+    struct sdp_session *offer = parse_ok(text);
+    struct sdp_local local = local_params(NULL);
+    g_autoptr(GError) error = NULL;
+    struct sdp_session *answer = sdp_up_answer_new(offer, &local, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(codec(media(answer, 0), 0)->fmtp, ==, "stereo=1;usedtx=1");
+    sdp_session_free(answer);
     sdp_session_free(offer);
 }
 
@@ -963,6 +980,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sdp/up/simulcast", test_up_answer_simulcast);
     g_test_add_func("/sdp/up/screen", test_up_answer_screen);
     g_test_add_func("/sdp/up/webrtcbin", test_up_answer_webrtcbin);
+    g_test_add_func("/sdp/up/dtx", test_up_answer_dtx);
     g_test_add_func("/sdp/up/refusals", test_up_answer_refusals);
     g_test_add_func("/sdp/up/vp9-only", test_up_answer_vp9_only);
     g_test_add_func("/sdp/up/inactive", test_up_answer_inactive);
