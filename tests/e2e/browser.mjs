@@ -17,15 +17,16 @@ const FLAGS = [
 // Launches one persistent context in a fresh profile directory (so localStorage survives a
 // reload, as a real browser's would). @options go to launchPersistentContext (viewport,
 // locale...), except `autoplay: true`, which lets pages play media without a user gesture
-// (the media tests' pages, see participants.mjs; the web client's own page must cope without).
+// (the media tests' pages, see participants.mjs; the web client's own page must cope without),
+// and `extraArgs`, more command-line flags (a microphone file, say).
 // Returns the context; its close() also removes the profile.
-export async function launchBrowser({ autoplay = false, ...options } = {}) {
+export async function launchBrowser({ autoplay = false, extraArgs = [], ...options } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'kumis-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     ignoreHTTPSErrors: true, // kumisd's self-signed certificate
-    args: autoplay ? [...FLAGS, '--autoplay-policy=no-user-gesture-required'] : FLAGS,
+    args: [...FLAGS, ...(autoplay ? ['--autoplay-policy=no-user-gesture-required'] : []), ...extraArgs],
     ...options,
   });
   const close = context.close.bind(context);
