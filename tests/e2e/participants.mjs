@@ -63,7 +63,7 @@ export async function person(browser, server, name, password) {
 
 // The inbound-rtp entries of a page's down connection (frames: framesDecoded; dropped:
 // framesDropped, frames complete but discarded before decoding, e.g. too late; lost: packets
-// lost for good, retransmissions counted).
+// lost for good, retransmissions counted; headerBytes: RTP header and padding bytes).
 export async function inbound(page) {
   return page.evaluate(async () => {
     const pc = window.kt.ms.down;
@@ -73,7 +73,8 @@ export async function inbound(page) {
       if (s.type === 'inbound-rtp') {
         out.push({ kind: s.kind, mid: s.mid, frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0,
           samples: s.totalSamplesReceived ?? 0, level: s.audioLevel ?? 0,
-          packets: s.packetsReceived, nacks: s.nackCount ?? 0, lost: s.packetsLost ?? 0,
+          packets: s.packetsReceived, headerBytes: s.headerBytesReceived ?? 0,
+          nacks: s.nackCount ?? 0, lost: s.packetsLost ?? 0,
           dropped: s.framesDropped ?? 0, keyframes: s.keyFramesDecoded ?? 0, plis: s.pliCount ?? 0,
           freezes: s.freezeCount ?? 0, freezeS: s.totalFreezesDuration ?? 0,
           rtx: s.retransmittedPacketsReceived ?? 0 });

@@ -30,6 +30,13 @@ test('one speaker, three attendees: everyone decodes video at 15 fps or more and
     const a1 = audioOf(second[i])[0];
     assert.ok(a1.samples > a0.samples, `attendee ${i + 1} audio samples grow`);
     assert.ok(a1.level > 0, `attendee ${i + 1} hears sound (audioLevel ${a1.level})`);
+    // Chromium cuts a frame into packets a byte apart; kumis pads the shorter ones so that the
+    // frame leaves as one UDP GSO message (kumis_burst_pads). The padding reaches the attendee
+    // (which decodes on): header and padding bytes beyond kumis's 20-byte header (12 fixed +
+    // abs-send-time), at most 8 a packet.
+    const padding = v1.headerBytes - 20 * v1.packets;
+    assert.ok(padding > 0 && padding <= 8 * v1.packets,
+      `attendee ${i + 1} gets padded packets: ${padding} padding bytes in ${v1.packets} packets`);
   });
   const cipher = await attendees[0].evaluate(async () => {
     let c = '';
